@@ -1,0 +1,1 @@
+//! The Falco rules language: loader with diagnostics, condition compiler, evaluator, output formatting
