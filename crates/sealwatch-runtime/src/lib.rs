@@ -1,1 +1,12 @@
 //! Event sources for the rules engine (replay files, later live eBPF), process table, alert outputs
+//!
+//! - [`replay`]: the sealwatch events JSON Lines format (`docs/events-jsonl.md`) and its reader,
+//!   which keeps a process table and builds `sealwatch_rules::event::Event`s.
+//! - [`outputs`]: alert outputs (stdout, file, HTTP to falcosidekick) behind a bounded queue with
+//!   rate limiting; dropped alerts are counted, never buffered without bound.
+
+pub mod error;
+pub mod outputs;
+pub mod replay;
+
+pub use error::RuntimeError;

@@ -3,6 +3,10 @@
 
 use std::path::PathBuf;
 
+#[cfg(feature = "oci")]
+pub mod push;
+pub mod registry;
+
 /// The `shared/` folder with fixtures and conformance data.
 ///
 /// `SEALWATCH_SHARED` overrides the default, which is `../shared` beside the workspace root.
@@ -12,7 +16,9 @@ pub fn shared_dir() -> Option<PathBuf> {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
     };
-    dir.join("DESIGN.md").is_file().then(|| dir.canonicalize().unwrap_or(dir))
+    dir.join("DESIGN.md")
+        .is_file()
+        .then(|| dir.canonicalize().unwrap_or(dir))
 }
 
 /// The path of `rel` under `shared/`, for a conformance or fixture test.
@@ -23,7 +29,9 @@ pub fn shared_dir() -> Option<PathBuf> {
 pub fn require_shared(rel: &str) -> Option<PathBuf> {
     let found = shared_dir().map(|d| d.join(rel)).filter(|p| p.exists());
     if found.is_none() {
-        let msg = format!("shared data `{rel}` not found (set SEALWATCH_SHARED or put shared/ beside the repo)");
+        let msg = format!(
+            "shared data `{rel}` not found (set SEALWATCH_SHARED or put shared/ beside the repo)"
+        );
         if std::env::var_os("CI").is_some() {
             panic!("{msg}; CI is set, so this is a failure, not a skip");
         }

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod image;
 
 /// Carry trust in container images from the build to the running process.
 #[derive(Debug, Parser)]
@@ -20,15 +21,28 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     // Each subcommand lives in its own module under `cmd/`; its `run` returns the exit code.
+    /// Show what an image is made of: manifest, layers, config, OS, shells, package managers, setuid and
+    /// world-writable files, whether it runs as root.
+    Inspect(cmd::inspect::InspectArgs),
+    /// Generate a cosign-compatible key pair (cosign.key / cosign.pub).
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Verify a Sigstore bundle or a key signature for a file or sha256 digest, offline.
+    VerifyBlob(cmd::verify_blob::VerifyBlobArgs),
+    /// Work with Falco rules files: `rules validate` reports every error with file:line:column.
+    Rules(cmd::rules::RulesArgs),
+    /// Evaluate Falco rules over events (a JSONL replay) and emit Falco-format alerts.
+    Watch(cmd::watch::WatchArgs),
 }
-
-/// An error that already carries the exit code the process should end with.
-#[derive(Debug)]
-pub struct Exit(pub u8);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<u8> = match cli.command {};
+    let result: anyhow::Result<u8> = match cli.command {
+        Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::VerifyBlob(args) => cmd::verify_blob::run(args),
+        Command::Rules(args) => cmd::rules::run(args),
+        Command::Watch(args) => cmd::watch::run(args),
+    };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

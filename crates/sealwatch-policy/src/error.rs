@@ -1,0 +1,18 @@
+//! The crate's error type. Loading problems are [`crate::Diagnostic`]s and verdicts are
+//! [`crate::Decision`]s; this enum is for calls whose input cannot be processed at all.
+
+/// Errors of `sealwatch-policy`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An image reference that cannot be parsed.
+    #[error("invalid image reference {reference:?}: {reason}")]
+    InvalidImageReference { reference: String, reason: String },
+    /// A JSON patch could not be serialised.
+    #[error("cannot serialise JSON patch for {resource}")]
+    SerialisePatch {
+        resource: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}

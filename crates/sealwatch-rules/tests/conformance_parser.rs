@@ -1,0 +1,114 @@
+//! Every case of `conformance/falco/parser-cases.jsonl` (extracted from libsinsp's parser tests),
+//! plus the generated 100,000-`(` depth case.
+
+use sealwatch_rules::condition::{parse, parse_with, Ast, Operand, ParseOptions};
+use serde_json::{json, Value};
+
+fn operand_json(o: &Operand) -> Value {
+    match o {
+        Operand::Field(f) => match &f.arg {
+            Some(a) => json!({"field": f.name, "arg": a}),
+            None => json!({"field": f.name}),
+        },
+        Operand::Transform {
+            transformer, args, ..
+        } => {
+            if args.len() == 1 {
+                json!({"transform": transformer.as_str(), "arg": operand_json(&args[0])})
+            } else {
+                json!({"transform": transformer.as_str(), "args": args.iter().map(operand_json).collect::<Vec<_>>()})
+            }
+        }
+        Operand::Value { text, .. } => json!({ "value": text }),
+        Operand::List { items, .. } => json!({ "list": items }),
+        Operand::TransformerList { items, .. } => {
+            json!({"transformer_list": items.iter().map(operand_json).collect::<Vec<_>>()})
+        }
+    }
+}
+
+/// The README's JSON rendering of an AST.
+fn ast_json(a: &Ast) -> Value {
+    match a {
+        Ast::And { children, .. } => json!({"and": children.iter().map(ast_json).collect::<Vec<_>>()}),
+        Ast::Or { children, .. } => json!({"or": children.iter().map(ast_json).collect::<Vec<_>>()}),
+        Ast::Not { child, .. } => json!({ "not": ast_json(child) }),
+        Ast::Identifier { name, .. } => json!({ "identifier": name }),
+        Ast::Check(c) => match &c.right {
+            None => json!({"check": {"left": operand_json(&c.left), "op": c.op_text()}}),
+            Some(r) => json!({"check": {"left": operand_json(&c.left), "op": c.op_text(), "right": operand_json(r)}}),
+        },
+    }
+}
+
+#[test]
+fn parser_cases() {
+    let Some(path) = sealwatch_test::require_shared("conformance/falco/parser-cases.jsonl") else {
+        return;
+    };
+    let text = std::fs::read_to_string(&path).expect("read parser cases");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        count += 1;
+        let case: Value = serde_json::from_str(line).expect("case is JSON");
+        let cond = case["condition"].as_str().expect("condition");
+        let expect = case["expect"].as_str().expect("expect");
+        let where_ = format!("line {} ({} @{})", i + 1, case["test"], case["line"]);
+        let result = parse_with(cond, &ParseOptions::default());
+        match (expect, &result) {
+            ("accept", Ok(parsed)) => {
+                if let Some(ast) = case.get("ast") {
+                    let got = ast_json(&parsed.ast);
+                    if &got != ast {
+                        failures.push(format!("{where_}: {cond:?}: ast {got} != {ast}"));
+                    }
+                }
+                if let Some(end) = case.get("end_pos") {
+                    let got = json!({"idx": parsed.end.offset, "line": parsed.end.line, "col": parsed.end.col});
+                    if &got != end {
+                        failures.push(format!("{where_}: {cond:?}: end {got} != {end}"));
+                    }
+                }
+                if case["whitespace_variants"].as_bool() == Some(true) {
+                    let padded = format!(" {cond} ");
+                    for variant in [
+                        padded.clone(),
+                        padded.replace(' ', "\n"),
+                        padded.replace(' ', "\t"),
+                    ] {
+                        if let Err(e) = parse(&variant) {
+                            failures.push(format!("{where_}: variant {variant:?} rejected: {e}"));
+                        }
+                    }
+                }
+            }
+            ("reject", Err(e)) => {
+                if let Some(msg) = case.get("msg").and_then(Value::as_str) {
+                    if e.message != msg {
+                        failures.push(format!("{where_}: {cond:?}: message {:?} != {msg:?}", e.message));
+                    }
+                }
+            }
+            ("accept", Err(e)) => failures.push(format!("{where_}: {cond:?} rejected: {e}")),
+            ("reject", Ok(p)) => failures.push(format!("{where_}: {cond:?} accepted: {:?}", p.ast)),
+            _ => failures.push(format!("{where_}: unknown expectation {expect}")),
+        }
+    }
+    assert_eq!(count, 545, "the file has 545 cases");
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn deep_nesting_hits_the_depth_limit() {
+    let input = "(".repeat(100_000);
+    let err = parse(&input).expect_err("must be rejected");
+    assert_eq!(err.message, "exceeded max depth limit of 100");
+    // Falco's rule depth accepts what 100 rejects.
+    let nested = format!("{}a{}", "(".repeat(50), ")".repeat(50));
+    assert!(parse(&nested).is_err());
+    assert!(parse_with(&nested, &ParseOptions::FALCO_RULES).is_ok());
+}

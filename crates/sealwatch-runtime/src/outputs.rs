@@ -1,0 +1,428 @@
+//! Alert outputs: stdout, a file, and HTTP POST to falcosidekick (or any JSON receiver).
+//!
+//! Alerts go through a bounded queue to one worker thread that writes to every output, so a slow
+//! output never makes memory grow: when the queue is full the producer either waits (replay,
+//! where every alert matters and there is no kernel buffer to overrun) or drops the alert and
+//! counts it (live sources). An optional token bucket limits the alert rate like Falco's
+//! `outputs.rate` / `outputs.max_burst`; alerts over the limit are dropped and counted.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use sealwatch_rules::output::Alert;
+
+use crate::error::RuntimeError;
+
+/// How alerts are printed on stdout and in files. HTTP always sends JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+/// What to do with an alert when the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Wait for room (replay).
+    #[default]
+    Block,
+    /// Drop the alert and count it (live sources).
+    Drop,
+}
+
+/// Settings of the alert pipeline.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub format: Format,
+    /// Alerts waiting for the outputs, at most.
+    pub queue_capacity: usize,
+    pub overflow: Overflow,
+    /// Alerts per second allowed on average; `None` for no limit.
+    pub rate: Option<f64>,
+    /// Alerts allowed at once above the rate.
+    pub max_burst: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { format: Format::Text, queue_capacity: 1024, overflow: Overflow::Block, rate: None, max_burst: 1000 }
+    }
+}
+
+/// One place alerts go.
+pub trait Sink: Send {
+    /// For messages: `stdout`, the file path, the URL.
+    fn describe(&self) -> String;
+    fn write(&mut self, alert: &Alert, format: Format) -> Result<(), String>;
+    fn flush(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+fn render(alert: &Alert, format: Format) -> String {
+    match format {
+        Format::Text => alert.text_line(),
+        Format::Json => alert.to_json().to_string(),
+    }
+}
+
+/// Writes one alert per line to standard output.
+pub struct StdoutSink {
+    out: BufWriter<std::io::Stdout>,
+}
+
+impl StdoutSink {
+    pub fn new() -> Self {
+        StdoutSink { out: BufWriter::new(std::io::stdout()) }
+    }
+}
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for StdoutSink {
+    fn describe(&self) -> String {
+        "stdout".to_string()
+    }
+
+    fn write(&mut self, alert: &Alert, format: Format) -> Result<(), String> {
+        writeln!(self.out, "{}", render(alert, format)).map_err(|e| e.to_string())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.out.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// Appends one alert per line to a file.
+pub struct FileSink {
+    path: PathBuf,
+    out: BufWriter<File>,
+}
+
+impl FileSink {
+    pub fn open(path: &Path) -> Result<Self, RuntimeError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| RuntimeError::OutputOpen { path: path.to_path_buf(), source })?;
+        Ok(FileSink { path: path.to_path_buf(), out: BufWriter::new(file) })
+    }
+}
+
+impl Sink for FileSink {
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn write(&mut self, alert: &Alert, format: Format) -> Result<(), String> {
+        writeln!(self.out, "{}", render(alert, format)).map_err(|e| e.to_string())
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        self.out.flush().map_err(|e| e.to_string())
+    }
+}
+
+/// POSTs each alert as Falco's JSON to a URL, as Falco's `http_output` does for falcosidekick
+/// (`POST /`, `Content-Type: application/json`).
+pub struct HttpSink {
+    url: String,
+    client: reqwest::blocking::Client,
+}
+
+impl HttpSink {
+    pub fn new(url: &str) -> Result<Self, RuntimeError> {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("sealwatch/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|source| RuntimeError::HttpSetup { url: url.to_string(), source })?;
+        Ok(HttpSink { url: url.to_string(), client })
+    }
+}
+
+impl Sink for HttpSink {
+    fn describe(&self) -> String {
+        self.url.clone()
+    }
+
+    fn write(&mut self, alert: &Alert, _format: Format) -> Result<(), String> {
+        let body = alert.to_json().to_string();
+        let response = self
+            .client
+            .post(&self.url)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("HTTP {}", response.status()))
+        }
+    }
+}
+
+/// What happened to the alerts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Alerts handed to the pipeline.
+    pub submitted: u64,
+    /// Alerts written to every output.
+    pub delivered: u64,
+    /// Alerts dropped because the queue was full.
+    pub dropped_queue_full: u64,
+    /// Alerts dropped by the rate limit.
+    pub dropped_rate_limited: u64,
+    /// Writes that failed (one alert to one output).
+    pub failed_writes: u64,
+    /// The first few failure messages.
+    pub errors: Vec<String>,
+}
+
+impl Stats {
+    pub fn dropped(&self) -> u64 {
+        self.dropped_queue_full + self.dropped_rate_limited
+    }
+}
+
+const MAX_ERRORS_KEPT: usize = 10;
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved.
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The alert pipeline: a bounded queue in front of a worker that writes to every sink.
+pub struct Dispatcher {
+    tx: Option<SyncSender<Alert>>,
+    worker: Option<JoinHandle<(u64, u64, Vec<String>)>>,
+    overflow: Overflow,
+    bucket: Option<Bucket>,
+    submitted: u64,
+    dropped_queue_full: u64,
+    dropped_rate_limited: u64,
+}
+
+impl Dispatcher {
+    pub fn start(sinks: Vec<Box<dyn Sink>>, config: &Config) -> Dispatcher {
+        let (tx, rx) = sync_channel::<Alert>(config.queue_capacity.max(1));
+        let format = config.format;
+        let worker = std::thread::spawn(move || run_worker(rx, sinks, format));
+        let bucket = config.rate.filter(|r| *r > 0.0).map(|rate| Bucket {
+            rate,
+            burst: f64::from(config.max_burst.max(1)),
+            tokens: f64::from(config.max_burst.max(1)),
+            last: Instant::now(),
+        });
+        Dispatcher {
+            tx: Some(tx),
+            worker: Some(worker),
+            overflow: config.overflow,
+            bucket,
+            submitted: 0,
+            dropped_queue_full: 0,
+            dropped_rate_limited: 0,
+        }
+    }
+
+    /// Hand an alert to the outputs (or count it as dropped).
+    pub fn submit(&mut self, alert: Alert) {
+        self.submitted += 1;
+        if let Some(bucket) = &mut self.bucket {
+            if !bucket.take(Instant::now()) {
+                self.dropped_rate_limited += 1;
+                return;
+            }
+        }
+        let Some(tx) = &self.tx else { return };
+        match self.overflow {
+            Overflow::Block => {
+                if tx.send(alert).is_err() {
+                    self.dropped_queue_full += 1;
+                }
+            }
+            Overflow::Drop => match tx.try_send(alert) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.dropped_queue_full += 1,
+            },
+        }
+    }
+
+    /// Close the queue, wait until every queued alert is written, and report.
+    pub fn finish(mut self) -> Stats {
+        self.tx.take();
+        let (delivered, failed_writes, errors) = match self.worker.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => (0, 0, vec!["alert output thread panicked".to_string()]),
+            None => (0, 0, Vec::new()),
+        };
+        Stats {
+            submitted: self.submitted,
+            delivered,
+            dropped_queue_full: self.dropped_queue_full,
+            dropped_rate_limited: self.dropped_rate_limited,
+            failed_writes,
+            errors,
+        }
+    }
+}
+
+fn run_worker(rx: Receiver<Alert>, mut sinks: Vec<Box<dyn Sink>>, format: Format) -> (u64, u64, Vec<String>) {
+    let mut delivered = 0u64;
+    let mut failed = 0u64;
+    let mut errors = Vec::new();
+    let note = |errors: &mut Vec<String>, sink: &dyn Sink, e: String| {
+        if errors.len() < MAX_ERRORS_KEPT {
+            errors.push(format!("{}: {e}", sink.describe()));
+        }
+    };
+    for alert in rx {
+        let mut ok = true;
+        for sink in &mut sinks {
+            if let Err(e) = sink.write(&alert, format) {
+                failed += 1;
+                ok = false;
+                note(&mut errors, sink.as_ref(), e);
+            }
+        }
+        if ok {
+            delivered += 1;
+        }
+    }
+    for sink in &mut sinks {
+        if let Err(e) = sink.flush() {
+            failed += 1;
+            note(&mut errors, sink.as_ref(), e);
+        }
+    }
+    (delivered, failed, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealwatch_rules::loader::Priority;
+    use sealwatch_rules::output::OutputFormat;
+    use std::sync::{Arc, Mutex};
+
+    struct Collect(Arc<Mutex<Vec<String>>>, Option<Arc<(Mutex<bool>, std::sync::Condvar)>>);
+
+    impl Sink for Collect {
+        fn describe(&self) -> String {
+            "memory".into()
+        }
+        fn write(&mut self, alert: &Alert, format: Format) -> Result<(), String> {
+            // A gate lets the test hold the worker so the queue fills up.
+            if let Some(gate) = &self.1 {
+                let (lock, cv) = &**gate;
+                let mut open = lock.lock().map_err(|e| e.to_string())?;
+                while !*open {
+                    open = cv.wait(open).map_err(|e| e.to_string())?;
+                }
+            }
+            self.0.lock().map_err(|e| e.to_string())?.push(render(alert, format));
+            Ok(())
+        }
+    }
+
+    fn alert(n: u64) -> Alert {
+        let format = OutputFormat::parse("n=%evt.num").unwrap_or_else(|e| panic!("{e}"));
+        let values = move |name: &str| {
+            (name == "evt.num").then_some(sealwatch_rules::output::FieldValue::Uint(n))
+        };
+        Alert::new(&format, &values, n, "R", Priority::Warning, "syscall", "h", &Default::default())
+    }
+
+    #[test]
+    fn blocking_queue_delivers_everything_in_order() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let config = Config { queue_capacity: 2, ..Config::default() };
+        let mut d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
+        for n in 0..50 {
+            d.submit(alert(n));
+        }
+        let stats = d.finish();
+        assert_eq!((stats.submitted, stats.delivered, stats.dropped()), (50, 50, 0));
+        let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
+        assert_eq!(seen.len(), 50);
+        assert!(seen[7].ends_with("Warning n=7"), "{}", seen[7]);
+    }
+
+    #[test]
+    fn a_full_queue_drops_and_counts_in_drop_mode() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let config = Config { queue_capacity: 4, overflow: Overflow::Drop, ..Config::default() };
+        let mut d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), Some(Arc::clone(&gate))))], &config);
+        for n in 0..100 {
+            d.submit(alert(n));
+        }
+        if let Ok(mut open) = gate.0.lock() {
+            *open = true;
+        }
+        gate.1.notify_all();
+        let stats = d.finish();
+        // The worker holds at most one alert while the gate is shut, the queue four more.
+        assert!(stats.delivered <= 5, "{stats:?}");
+        assert_eq!(stats.delivered + stats.dropped_queue_full, 100, "{stats:?}");
+    }
+
+    #[test]
+    fn rate_limit_drops_beyond_the_burst() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        // One alert per hour after a burst of 3: the rest of a fast loop is dropped.
+        let config = Config { rate: Some(1.0 / 3600.0), max_burst: 3, ..Config::default() };
+        let mut d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
+        for n in 0..10 {
+            d.submit(alert(n));
+        }
+        let stats = d.finish();
+        assert_eq!((stats.delivered, stats.dropped_rate_limited), (3, 7), "{stats:?}");
+    }
+
+    #[test]
+    fn file_sink_appends_json_lines() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("alerts.jsonl");
+        let sink = FileSink::open(&path).unwrap_or_else(|e| panic!("{e}"));
+        let config = Config { format: Format::Json, ..Config::default() };
+        let mut d = Dispatcher::start(vec![Box::new(sink)], &config);
+        d.submit(alert(1));
+        d.submit(alert(2));
+        assert_eq!(d.finish().delivered, 2);
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<serde_json::Value> =
+            text.lines().map(|l| serde_json::from_str(l).unwrap_or_default()).collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["output_fields"]["evt.num"], 2);
+        assert_eq!(lines[1]["rule"], "R");
+    }
+}

@@ -1,0 +1,226 @@
+//! Signature checks with a known public key: raw signatures over simple-signing payloads, and
+//! DSSE envelopes. The `Verified*` types can only be built here, by a successful verification, so
+//! holding one is proof that the check ran.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
+use crate::digest::Digest;
+use crate::dsse::{Envelope, Statement, IN_TOTO_PAYLOAD_TYPE};
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::payload::SimpleSigningPayload;
+
+/// A payload whose signature verified with a public key. The payload bytes are kept exactly as
+/// received: they are what was signed.
+#[derive(Debug, Clone)]
+pub struct VerifiedSignature {
+    payload: Vec<u8>,
+    signature: Vec<u8>,
+    key: PublicKey,
+}
+
+impl VerifiedSignature {
+    /// The exact payload bytes that were signed.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The raw signature bytes.
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// The key that verified it.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// Read the verified payload as a simple-signing payload and check it is about
+    /// `image_digest` (cosign's `--check-claims`) and, when given, about repository
+    /// `expected_repository` (see [`repository_matches`]).
+    pub fn check_image(
+        &self,
+        image_digest: &Digest,
+        expected_repository: Option<&str>,
+    ) -> Result<SimpleSigningPayload> {
+        let payload = SimpleSigningPayload::parse(&self.payload)?;
+        if payload.manifest_digest != image_digest.to_string() {
+            return Err(Error::DigestMismatch {
+                signed: payload.manifest_digest,
+                image: image_digest.to_string(),
+            });
+        }
+        if let Some(expected) = expected_repository {
+            if !repository_matches(&payload.docker_reference, expected) {
+                return Err(Error::ReferenceMismatch {
+                    signed: payload.docker_reference,
+                    expected: expected.to_string(),
+                });
+            }
+        }
+        Ok(payload)
+    }
+}
+
+/// Verify a raw `signature` over `payload` with `key`.
+pub fn verify_signature(
+    key: &PublicKey,
+    payload: &[u8],
+    signature: &[u8],
+) -> Result<VerifiedSignature> {
+    key.verify_message(payload, signature, "payload")?;
+    Ok(VerifiedSignature {
+        payload: payload.to_vec(),
+        signature: signature.to_vec(),
+        key: key.clone(),
+    })
+}
+
+/// Verify the base64 text of a `dev.cosignproject.cosign/signature` annotation over `payload`.
+pub fn verify_signature_annotation(
+    key: &PublicKey,
+    payload: &[u8],
+    annotation: &str,
+) -> Result<VerifiedSignature> {
+    let signature = BASE64
+        .decode(annotation.trim())
+        .map_err(|e| Error::MalformedSignature {
+            key_type: key.key_type(),
+            reason: format!("signature annotation is not base64: {e}"),
+        })?;
+    verify_signature(key, payload, &signature)
+}
+
+/// A DSSE envelope with at least one signature that verified with a public key.
+#[derive(Debug, Clone)]
+pub struct VerifiedEnvelope {
+    envelope: Envelope,
+    key: PublicKey,
+}
+
+impl VerifiedEnvelope {
+    /// The envelope as received.
+    pub fn envelope(&self) -> &Envelope {
+        &self.envelope
+    }
+
+    /// The key that verified it.
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    /// Read the verified payload as an in-toto statement (the payload type must be
+    /// `application/vnd.in-toto+json`) and check that a subject has `image_digest`.
+    pub fn check_statement(&self, image_digest: &Digest) -> Result<Statement> {
+        if self.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+            return Err(Error::WrongEnvelopePayloadType {
+                found: self.envelope.payload_type.clone(),
+                expected: IN_TOTO_PAYLOAD_TYPE,
+            });
+        }
+        let statement = Statement::from_json(&self.envelope.payload)?;
+        statement.check_subject(image_digest)?;
+        Ok(statement)
+    }
+}
+
+/// Verify a DSSE envelope: succeeds when any of its signatures verifies over the PAE with `key`.
+pub fn verify_envelope(key: &PublicKey, envelope: &Envelope) -> Result<VerifiedEnvelope> {
+    let pae = envelope.pae();
+    let mut last = None;
+    for signature in &envelope.signatures {
+        match key.verify_message(&pae, &signature.sig, "DSSE PAE of the envelope") {
+            Ok(()) => {
+                return Ok(VerifiedEnvelope {
+                    envelope: envelope.clone(),
+                    key: key.clone(),
+                })
+            }
+            Err(err) => last = Some(Box::new(err)),
+        }
+    }
+    Err(Error::NoValidEnvelopeSignature {
+        count: envelope.signatures.len(),
+        last,
+    })
+}
+
+/// Compare a payload's `docker-reference` with the repository being verified, after reducing both
+/// to a canonical repository name: tag and digest removed, Docker Hub's spellings
+/// (`alpine`, `docker.io/library/alpine`, `index.docker.io/library/alpine`) made equal.
+pub fn repository_matches(signed: &str, expected: &str) -> bool {
+    canonical_repository(signed) == canonical_repository(expected)
+}
+
+/// The canonical repository name of an image reference, as go-containerregistry's
+/// `Reference.Context().Name()` spells it (`index.docker.io/library/alpine`).
+pub fn canonical_repository(reference: &str) -> String {
+    let without_digest = reference
+        .split_once('@')
+        .map_or(reference, |(name, _)| name);
+    // A tag is a ':' after the last '/', so a registry port ("host:5000/app") is kept.
+    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
+    let name = match without_digest[last_slash..].find(':') {
+        Some(colon) => &without_digest[..last_slash + colon],
+        None => without_digest,
+    };
+    let (registry, path) = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains('.') || first.contains(':') || first == "localhost" =>
+        {
+            (first, rest)
+        }
+        _ => ("index.docker.io", name),
+    };
+    let registry = if registry == "docker.io" {
+        "index.docker.io"
+    } else {
+        registry
+    };
+    if registry == "index.docker.io" && !path.contains('/') {
+        format!("{registry}/library/{path}")
+    } else {
+        format!("{registry}/{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_repositories() {
+        let check =
+            |input: &str, expect: &str| assert_eq!(canonical_repository(input), expect, "{input}");
+        check("alpine", "index.docker.io/library/alpine");
+        check("alpine:3.20", "index.docker.io/library/alpine");
+        check(
+            "docker.io/library/alpine@sha256:abc",
+            "index.docker.io/library/alpine",
+        );
+        check(
+            "index.docker.io/library/alpine",
+            "index.docker.io/library/alpine",
+        );
+        check("user/app:v1", "index.docker.io/user/app");
+        check("localhost:5000/app:v1", "localhost:5000/app");
+        check("localhost/app", "localhost/app");
+        check("ghcr.io/org/app@sha256:abc", "ghcr.io/org/app");
+        check(
+            "registry.example:443/a/b/c:tag",
+            "registry.example:443/a/b/c",
+        );
+    }
+
+    #[test]
+    fn repository_matching() {
+        assert!(repository_matches(
+            "index.docker.io/library/alpine",
+            "alpine:latest"
+        ));
+        assert!(repository_matches("ghcr.io/org/app", "ghcr.io/org/app:v2"));
+        assert!(!repository_matches("ghcr.io/org/app", "ghcr.io/org/other"));
+        assert!(!repository_matches("ghcr.io/org/app", "quay.io/org/app"));
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs everything sealwatch's build and tests need on a fresh Debian/Ubuntu machine. Idempotent:
+# it only calls apt-get when a tool is missing, so repeated runs cost nothing.
+set -euo pipefail
+
+need_apt=()
+have() { command -v "$1" >/dev/null 2>&1; }
+want() { have "$1" || need_apt+=("$2"); }
+
+want docker-registry docker-registry   # the real OCI registry tests push to and pull from
+want htpasswd apache2-utils            # bcrypt htpasswd for the TLS + auth registry
+want openssl openssl                   # self-signed certificates for TLS tests
+want skopeo skopeo                     # independent converter: OCI layout <-> docker-archive
+want pigz pigz                         # decompression floor for benchmarks
+want clang clang                       # eBPF programs (live runtime events)
+want cc gcc
+want curl curl
+want jq jq
+[ -f /usr/include/bpf/libbpf.h ] || need_apt+=(libbpf-dev)
+[ -f /usr/include/libelf.h ] || need_apt+=(libelf-dev)
+[ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+[ -f /usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt ] || [ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "setup: installing ${need_apt[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=600 "${need_apt[@]}" >/dev/null
+fi
+
+if ! have cargo; then
+  if [ -x "$HOME/.cargo/bin/cargo" ]; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: installing the Rust toolchain with rustup" >&2
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt
+    export PATH="$HOME/.cargo/bin:$PATH"
+  fi
+fi
+
+# Build artifacts live outside the clone so repeated runs (and CI's fresh clones) stay fast.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sealwatch/target}"
