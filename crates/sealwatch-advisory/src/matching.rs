@@ -98,7 +98,11 @@ pub fn normalize_name(ecosystem: Ecosystem, name: &str) -> String {
 pub fn normalize_release(ecosystem: Ecosystem, release: &str) -> String {
     let release = release.trim();
     match ecosystem {
-        Ecosystem::Alpine if release.trim_start_matches('v').starts_with(|c: char| c.is_ascii_digit()) => {
+        Ecosystem::Alpine
+            if release
+                .trim_start_matches('v')
+                .starts_with(|c: char| c.is_ascii_digit()) =>
+        {
             let bare = release.trim_start_matches('v');
             let mut parts = bare.split('.');
             match (parts.next(), parts.next()) {

@@ -328,7 +328,8 @@ impl SecDb {
     }
 
     /// One OSV record per (package, ID): `id` is the secdb ID, `affected` the origin package
-    /// with one `[0, fixed)` range per version the ID is listed under.
+    /// with one `[0, fixed)` range per version the ID is listed under. `modified` is empty (the
+    /// secdb carries no dates); `database_specific.source` names the branch and repository.
     pub fn to_osv(&self) -> Vec<Vulnerability> {
         let ecosystem = self.ecosystem();
         let mut out = Vec::new();

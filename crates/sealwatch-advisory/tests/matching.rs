@@ -313,6 +313,14 @@ fn releases_compare_by_their_advisory_key() {
         r#"{"id":"CVE-2024-5","modified":"m","affected":[{"package":{"ecosystem":"Alpine:v3.20","name":"busybox"},
             "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.36.1-r30"}]}]}]}"#,
     )]);
-    assert_eq!(ids(&index.match_package(&pkg("Alpine:3.20.3", "busybox", "1.36.1-r29")).0), ["CVE-2024-5"]);
-    assert!(index.match_package(&pkg("Alpine:3.19.4", "busybox", "1.36.1-r29")).0.is_empty());
+    assert_eq!(
+        ids(&index
+            .match_package(&pkg("Alpine:3.20.3", "busybox", "1.36.1-r29"))
+            .0),
+        ["CVE-2024-5"]
+    );
+    assert!(index
+        .match_package(&pkg("Alpine:3.19.4", "busybox", "1.36.1-r29"))
+        .0
+        .is_empty());
 }

@@ -275,7 +275,10 @@ impl BaseImageFacts {
         self.shells.is_empty()
             && !self.package_managers.is_empty()
             && self.package_managers.iter().all(|m| m.program.is_none())
-            && self.package_managers.iter().any(|m| m.database.as_deref() == Some("/var/lib/dpkg/status.d"))
+            && self
+                .package_managers
+                .iter()
+                .any(|m| m.database.as_deref() == Some("/var/lib/dpkg/status.d"))
     }
 }
 

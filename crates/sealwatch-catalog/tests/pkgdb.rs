@@ -128,6 +128,11 @@ fn alpine_databases_match_the_files_and_readme_counts() {
                 field(stanza, "L:"),
                 "{file} {name}"
             );
+            // apk declares SPDX expressions; each one the spdx crate accepts must be carried over.
+            let declared = field(stanza, "L:").unwrap_or("");
+            if spdx::Expression::parse(declared).is_ok() {
+                assert!(pkg.license_spdx.is_some(), "{file} {name}: {declared}");
+            }
             let files = stanza.lines().filter(|l| l.starts_with("R:")).count();
             assert_eq!(pkg.files.len(), files, "{file} {name}");
             assert_eq!(
@@ -355,6 +360,17 @@ fn rpm_databases_in_all_three_formats() {
         assert_eq!(result.packages.len(), count, "{file}");
         for pkg in &result.packages {
             assert_eq!(pkg.kind, PackageKind::Rpm);
+            if let Some(license) = &pkg.license_spdx {
+                let mode = spdx::ParseMode {
+                    allow_deprecated: true,
+                    allow_postfix_plus_on_gpl: true,
+                    ..spdx::ParseMode::STRICT
+                };
+                assert!(
+                    spdx::Expression::parse_mode(license, mode).is_ok(),
+                    "{file}: {license}"
+                );
+            }
             assert!(!pkg.name.is_empty() && pkg.release.is_some(), "{pkg:?}");
             // The name and the source rpm read back must be in the file as NUL-terminated strings.
             assert!(in_file(&pkg.name), "{file}: {}", pkg.name);

@@ -266,11 +266,11 @@ mod tests {
     #[test]
     fn verifying_reader_rejects_wrong_digest_and_size() {
         let d = Digest::sha256_of(b"hello");
-        let err = read_all(b"hellO", &d, 5).unwrap_err();
+        let err = read_all(b"hellO", &d, 5).expect_err("must fail");
         assert!(err.contains("hashes to"), "{err}");
-        let err = read_all(b"hello", &d, 4).unwrap_err();
+        let err = read_all(b"hello", &d, 4).expect_err("must fail");
         assert!(err.contains("descriptor says 4 bytes"), "{err}");
-        let err = read_all(b"hello", &d, 6).unwrap_err();
+        let err = read_all(b"hello", &d, 6).expect_err("must fail");
         assert!(err.contains("descriptor says 6 bytes, got 5"), "{err}");
     }
 }

@@ -116,7 +116,7 @@ pub(crate) fn read_rootfs(
             oversize,
         ));
     }
-    let mut fs = from_entries(entries, warnings);
+    let mut fs = from_entries(entries, warnings, limits);
     // Requested symlinks whose targets were not requested themselves.
     for path in rootfs_missing(&fs, request) {
         match read_limited(&root.join(&path), limits.max_file_bytes) {

@@ -183,6 +183,7 @@ pub struct SquashedFs {
     entries: BTreeMap<String, FileEntry>,
     warnings: Vec<String>,
     second_pass_layers: usize,
+    max_file_bytes: u64,
 }
 
 impl SquashedFs {
@@ -232,8 +233,12 @@ impl SquashedFs {
             resolved.push(component);
             let here = resolved.join("/");
             let Some(entry) = self.entries.get(&here) else {
-                // A missing intermediate component, or a missing final one.
-                return Ok(None);
+                // Layers may omit directory entries: a missing intermediate component is an
+                // implicit directory; a missing final one means "not found".
+                if pending.is_empty() {
+                    return Ok(None);
+                }
+                continue;
             };
             if entry.kind == EntryKind::Symlink {
                 hops += 1;
@@ -271,7 +276,7 @@ impl SquashedFs {
                 what: "file",
                 digest: entry.path.clone(),
                 size: entry.size,
-                limit: Limits::default().max_file_bytes,
+                limit: self.max_file_bytes,
             });
         }
         match entry.content() {
@@ -582,8 +587,8 @@ pub fn read_layer<R: Read>(
     };
     Ok(SquashedFs {
         entries: merge(vec![scan]),
-        warnings: Vec::new(),
-        second_pass_layers: 0,
+        max_file_bytes: limits.max_file_bytes,
+        ..SquashedFs::default()
     })
 }
 
@@ -783,14 +788,13 @@ impl Image {
                 let jobs: Vec<(usize, Want<'_>)> = (0..self.layers.len())
                     .map(|i| (i, Want::Request(request)))
                     .collect();
-                let used = Arc::new(AtomicU64::new(0));
-                let scans = self.scan_layers(jobs, &used)?;
+                let scans = self.scan_layers(jobs, &Arc::new(AtomicU64::new(0)))?;
                 let mut fs = SquashedFs {
                     entries: merge(scans),
-                    warnings: Vec::new(),
-                    second_pass_layers: 0,
+                    max_file_bytes: self.options.limits.max_file_bytes,
+                    ..SquashedFs::default()
                 };
-                self.second_pass(&mut fs, request, &used)?;
+                self.second_pass(&mut fs, request)?;
                 Ok(fs)
             }
         }
@@ -901,12 +905,7 @@ impl Image {
 
     /// Expansion step 3 (module docs): fetch content of requested symlink/hard-link targets not
     /// kept in the first pass.
-    fn second_pass(
-        &self,
-        fs: &mut SquashedFs,
-        request: &FileRequest,
-        used: &Arc<AtomicU64>,
-    ) -> Result<()> {
+    fn second_pass(&self, fs: &mut SquashedFs, request: &FileRequest) -> Result<()> {
         let missing = missing_targets(fs, request)?;
         if missing.is_empty() {
             return Ok(());
@@ -920,8 +919,7 @@ impl Image {
             .iter()
             .map(|(i, set)| (*i, Want::Exact(set)))
             .collect();
-        // The first pass already counted these bytes; the second pass gets its own budget.
-        let _ = used;
+        // The first pass already counted these bytes against the limit; these layers passed it.
         let scans = self.scan_layers(jobs, &Arc::new(AtomicU64::new(0)))?;
         fs.second_pass_layers = layer_ids.len();
         for (layer, scan) in layer_ids.into_iter().zip(scans) {
@@ -977,11 +975,16 @@ fn missing_targets(fs: &SquashedFs, request: &FileRequest) -> Result<Vec<(usize,
 }
 
 /// Build a [`SquashedFs`] from entries (rootfs reader).
-pub(crate) fn from_entries(entries: Vec<FileEntry>, warnings: Vec<String>) -> SquashedFs {
+pub(crate) fn from_entries(
+    entries: Vec<FileEntry>,
+    warnings: Vec<String>,
+    limits: &Limits,
+) -> SquashedFs {
     SquashedFs {
         entries: entries.into_iter().map(|e| (e.path.clone(), e)).collect(),
         warnings,
         second_pass_layers: 0,
+        max_file_bytes: limits.max_file_bytes,
     }
 }
 

@@ -162,7 +162,9 @@ fn truncated_gzip() {
 fn wrong_blob_digest() {
     let dir = tempfile::tempdir().expect("tempdir");
     let tar = tar_of(&[Item::File("etc/a", b"original")]);
-    let image = layout_with(dir.path(), &[tar], Compression::None).finish().expect("finish");
+    let image = layout_with(dir.path(), &[tar], Compression::None)
+        .finish()
+        .expect("finish");
     let layer = open(&image).expect("opens").layers()[0].digest.clone();
     // Same size, other bytes, under the expected name.
     let path = image.join("blobs/sha256").join(layer.hex());
@@ -349,7 +351,9 @@ fn decompressed_size_limit() {
         &options,
     )
     .expect("opens");
-    let err = image.read_files(&FileRequest::new()).expect_err("must fail");
+    let err = image
+        .read_files(&FileRequest::new())
+        .expect_err("must fail");
     assert!(matches!(err, Error::DecompressedTooLarge { .. }), "{err:?}");
 }
 
@@ -413,5 +417,36 @@ fn whiteouts_zstd_and_cross_layer_symlinks() {
         fs.read("etc/os-release").expect("ok"),
         Some(&b"ID=test\n"[..])
     );
+    assert_eq!(fs.second_pass_layers(), 1);
+}
+
+#[test]
+fn hard_link_to_an_unrequested_file_gets_its_content() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o4755);
+    h.set_size(6);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "usr/bin/su", &b"binary"[..])
+        .expect("file");
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o4755);
+    h.set_size(0);
+    h.set_entry_type(tar::EntryType::Link);
+    b.append_link(&mut h, "bin/su", "usr/bin/su")
+        .expect("hard link");
+    let tar = b.into_inner().expect("tar");
+    layout_with(dir.path(), &[tar], Compression::Gzip)
+        .finish()
+        .expect("finish");
+    let fs = open(dir.path())
+        .expect("opens")
+        .read_files(&FileRequest::new().path("bin/su"))
+        .expect("reads");
+    let link = fs.entry("bin/su").expect("entry");
+    assert_eq!(link.kind, sealwatch_oci::EntryKind::HardLink);
+    assert!(link.is_setuid());
+    assert_eq!(fs.read("bin/su").expect("ok"), Some(&b"binary"[..]));
     assert_eq!(fs.second_pass_layers(), 1);
 }

@@ -144,7 +144,7 @@ fn formats_agree() {
             "{name}: os-release listed"
         );
 
-        let specs = vec![
+        let specs = [
             ImageSpec::detect(&docker).expect("detect"),
             ImageSpec::detect(&docker_gz).expect("detect"),
             ImageSpec::detect(&oci_archive).expect("detect"),

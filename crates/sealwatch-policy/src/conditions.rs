@@ -829,8 +829,25 @@ fn eval<'v>(expr: &Expr, current: &Ev<'v>, now: OffsetDateTime) -> Result<Ev<'v>
             eval(right, &left, now)?
         }
         Expr::Compare(left, op, right) => {
-            let left = eval(left, current, now)?;
-            let right = eval(right, current, now)?;
+            // Literals are compared in place: filters run once per array element, and
+            // cloning the literal each time would dominate their cost.
+            let left_value;
+            let left_view = match &**left {
+                Expr::Literal(value) => Operand::Literal(value),
+                other => {
+                    left_value = eval(other, current, now)?;
+                    Operand::Evaluated(&left_value)
+                }
+            };
+            let right_value;
+            let right_view = match &**right {
+                Expr::Literal(value) => Operand::Literal(value),
+                other => {
+                    right_value = eval(other, current, now)?;
+                    Operand::Evaluated(&right_value)
+                }
+            };
+            let (left, right) = (left_view, right_view);
             let ordering = match (left.as_value(), right.as_value()) {
                 (Some(Value::Number(a)), Some(Value::Number(b))) => a
                     .as_f64()
@@ -874,6 +891,35 @@ fn eval<'v>(expr: &Expr, current: &Ev<'v>, now: OffsetDateTime) -> Result<Ev<'v>
             Ev::Val(call(name, args, now)?)
         }
     })
+}
+
+/// One side of a comparison.
+enum Operand<'a, 'v> {
+    Literal(&'a Value),
+    Evaluated(&'a Ev<'v>),
+}
+
+impl Operand<'_, '_> {
+    fn as_value(&self) -> Option<&Value> {
+        match self {
+            Operand::Literal(value) => Some(value),
+            Operand::Evaluated(ev) => ev.as_value(),
+        }
+    }
+
+    fn equals(&self, other: &Operand<'_, '_>) -> bool {
+        match (self.as_value(), other.as_value()) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.to_value() == other.to_value(),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            Operand::Literal(value) => (*value).clone(),
+            Operand::Evaluated(ev) => (*ev).clone().into_value(),
+        }
+    }
 }
 
 fn truthy(value: &Value) -> bool {

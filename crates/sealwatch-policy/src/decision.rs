@@ -154,6 +154,9 @@ pub struct Decision {
     pub results: Vec<RuleResult>,
     /// JSON patch to apply (empty when nothing changes).
     pub patch: Vec<PatchOperation>,
+    /// The value of the `kyverno.io/verify-images` annotation (`{"<image>":"pass|fail|skip"}`),
+    /// when any image got a verdict. Also part of `patch` when the request is allowed.
+    pub verify_images_annotation: Option<String>,
     pub warnings: Vec<String>,
 }
 
@@ -556,10 +559,13 @@ pub fn decide(
     } else {
         block_message(request, &blocked)
     };
+    // The map holds strings only, so serialising cannot fail.
+    let verify_images_annotation =
+        (!annotation.is_empty()).then(|| serde_json::to_string(&annotation).unwrap_or_default());
     let mut patch = Vec::new();
     if allowed {
-        if !annotation.is_empty() {
-            annotation_patch(request.object, &annotation, &mut patch);
+        if let Some(value) = &verify_images_annotation {
+            annotation_patch(request.object, value, &mut patch);
         }
         for (pointer, value) in pins {
             patch.push(PatchOperation {
@@ -574,6 +580,7 @@ pub fn decide(
         message,
         results: rule_results,
         patch,
+        verify_images_annotation,
         warnings,
     }
 }
@@ -591,12 +598,7 @@ fn truncate_warning(warning: &mut String) {
     }
 }
 
-fn annotation_patch(
-    object: &Value,
-    annotation: &BTreeMap<String, &'static str>,
-    patch: &mut Vec<PatchOperation>,
-) {
-    let value = serde_json::to_string(annotation).unwrap_or_default();
+fn annotation_patch(object: &Value, value: &str, patch: &mut Vec<PatchOperation>) {
     let metadata = object.get("metadata");
     if metadata.is_none_or(|m| !m.is_object()) {
         patch.push(PatchOperation {
@@ -621,7 +623,7 @@ fn annotation_patch(
             "/metadata/annotations/{}",
             escape_pointer_token(VERIFY_IMAGES_ANNOTATION)
         ),
-        value: Value::String(value),
+        value: Value::String(value.to_owned()),
     });
 }
 

@@ -8,11 +8,4 @@ pub enum Error {
     /// An image reference that cannot be parsed.
     #[error("invalid image reference {reference:?}: {reason}")]
     InvalidImageReference { reference: String, reason: String },
-    /// A JSON patch could not be serialised.
-    #[error("cannot serialise JSON patch for {resource}")]
-    SerialisePatch {
-        resource: String,
-        #[source]
-        source: serde_json::Error,
-    },
 }

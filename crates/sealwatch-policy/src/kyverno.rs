@@ -1406,7 +1406,22 @@ impl Loader<'_> {
         let operator = match operator_node {
             Some(op) => match self.string(op, &format!("{path}.operator")) {
                 Some(name) => match Operator::parse(&name) {
-                    Some(operator) => Some(operator),
+                    Some(operator) => {
+                        let replacement = match name.as_str() {
+                            "Equal" => Some("Equals"),
+                            "NotEqual" => Some("NotEquals"),
+                            "In" => Some("AllIn or AnyIn"),
+                            "NotIn" => Some("AllNotIn or AnyNotIn"),
+                            _ => None,
+                        };
+                        if let Some(replacement) = replacement {
+                            self.warning(
+                                op.pos,
+                                format!("{path}.operator: {name} is deprecated; use {replacement}"),
+                            );
+                        }
+                        Some(operator)
+                    }
                     None => {
                         self.error(
                             op.pos,

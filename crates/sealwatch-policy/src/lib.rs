@@ -8,6 +8,17 @@
 //!   returns the [`Decision`]: allowed or denied, per-rule results, JSON patch, warnings.
 //! - [`conditions`] evaluates attestation conditions (a JMESPath subset) on JSON predicates.
 //!
+//! Where sealwatch differs from Kyverno, and why:
+//! - One `decide` call covers Kyverno's mutating and validating phases, so `required` needs no
+//!   annotation round trip, and a `kyverno.io/verify-images` annotation already on the object is
+//!   never trusted (a user can write it; compare kyverno/kyverno#16336).
+//! - Audit failures and ignored errors always become admission warnings (Kyverno only sends
+//!   them with `spec.emitWarning`), so that Audit is visible to whoever applied the object.
+//! - Errors (including timeouts and missing results) block under `failurePolicy: Fail` even for
+//!   Audit rules, as Kyverno's `BlockRequest` does: fail closed where trust depends on it.
+//! - `context`, `preconditions`, `imageExtractors`, `validate.deny`, mutate/validate/generate
+//!   rules and CEL `ImageValidatingPolicy` are reported as unsupported, never silently ignored.
+//!
 //! The crate does no I/O. YAML positions come from `yaml-rust2`'s event parser (its tree type
 //! drops them); wildcard matching uses `wildmatch`, which agrees with Kyverno's go-wildcard.
 #![forbid(unsafe_code)]

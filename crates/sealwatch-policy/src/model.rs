@@ -4,6 +4,13 @@
 //! 1.18's CEL-based `ImageValidatingPolicy` is meant to load into the same types later (as a new
 //! [`PolicySource`] and loader), so that matching, planning and deciding never look at the
 //! source format. Defaults are resolved at load time: every field here holds the value in force.
+//!
+//! How `ImageValidatingPolicy` is expected to map: `matchConstraints` -> [`MatchResources`],
+//! `matchImageReferences` globs -> [`ImageCheck::image_references`], `attestors` (cosign keys,
+//! keyless identities, notary certificates) -> [`AttestorSet`]/[`Attestor`], `attestations` ->
+//! [`AttestationCheck`], `validationActions` -> [`FailureAction`], `failurePolicy` and
+//! `webhookConfiguration.timeoutSeconds` -> [`Policy`]. Its CEL `validations` would need a new
+//! condition kind next to [`ConditionBlock`].
 
 use std::collections::BTreeMap;
 

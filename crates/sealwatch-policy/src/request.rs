@@ -119,20 +119,16 @@ pub fn rule_applies(policy: &Policy, rule: &Rule, request: &AdmissionRequestView
             return false;
         }
     }
-    if !match_resources(&rule.match_resources, request, false) {
+    if !match_resources(&rule.match_resources, request) {
         return false;
     }
     match &rule.exclude_resources {
-        Some(exclude) => !match_resources(exclude, request, true),
+        Some(exclude) => !match_resources(exclude, request),
         None => true,
     }
 }
 
-fn match_resources(
-    resources: &MatchResources,
-    request: &AdmissionRequestView<'_>,
-    is_exclude: bool,
-) -> bool {
+fn match_resources(resources: &MatchResources, request: &AdmissionRequestView<'_>) -> bool {
     if resources.any.is_empty() && resources.all.is_empty() {
         // An empty `match` matches nothing; an empty `exclude` excludes nothing.
         return false;
@@ -141,19 +137,15 @@ fn match_resources(
         || resources
             .any
             .iter()
-            .any(|filter| filter_matches(filter, request, is_exclude));
+            .any(|filter| filter_matches(filter, request));
     let all_ok = resources
         .all
         .iter()
-        .all(|filter| filter_matches(filter, request, is_exclude));
+        .all(|filter| filter_matches(filter, request));
     any_ok && all_ok
 }
 
-fn filter_matches(
-    filter: &ResourceFilter,
-    request: &AdmissionRequestView<'_>,
-    _is_exclude: bool,
-) -> bool {
+fn filter_matches(filter: &ResourceFilter, request: &AdmissionRequestView<'_>) -> bool {
     if !filter.kinds.is_empty() && !filter.kinds.iter().any(|k| kind_matches(k, request)) {
         return false;
     }
@@ -233,7 +225,13 @@ fn kind_matches(selector: &KindSelector, request: &AdmissionRequestView<'_>) -> 
     };
     let subresource_ok = match &selector.subresource {
         Some(sub) => wildcard_match(sub, &request.subresource),
-        None => request.subresource.is_empty(),
+        // `kubectl debug` adds containers through the `pods/ephemeralcontainers` subresource;
+        // like Kyverno for image rules, a plain `Pod` selector covers it, or debug containers
+        // would bypass verification.
+        None => {
+            request.subresource.is_empty()
+                || (request.kind == "Pod" && request.subresource == "ephemeralcontainers")
+        }
     };
     wildcard_match(&selector.kind, &request.kind)
         && part(&selector.group, &request.group)

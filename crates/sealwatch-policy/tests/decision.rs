@@ -325,6 +325,10 @@ fn audit_allows_failures_with_a_warning() {
         decision.patch[1].value,
         json!("{\"ghcr.io/your-org/app:v1\":\"fail\"}")
     );
+    assert_eq!(
+        decision.verify_images_annotation.as_deref(),
+        Some("{\"ghcr.io/your-org/app:v1\":\"fail\"}")
+    );
     // Signed under Audit: pass, no warning.
     let decision = run(&set, &view, Some(signed()));
     assert!(decision.allowed && decision.warnings.is_empty());

@@ -408,3 +408,116 @@ fn every_truncation_of_a_policy_loads_without_panicking() {
         }
     }
 }
+
+#[test]
+fn deprecated_operators_load_with_warnings() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  rules:
+    - name: r
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages:
+        - imageReferences: ["*"]
+          attestations:
+            - type: https://slsa.dev/provenance/v1
+              conditions:
+                - any:
+                    - {key: "{{ buildType }}", operator: Equal, value: "x"}
+                    - {key: "{{ builder.id }}", operator: In, value: ["a", "b"]}
+                    - {key: "{{ builder.id }}", operator: AnyIn, value: ["a", "b"]}
+"#;
+    let (set, diagnostics) = load(text);
+    let got: Vec<(usize, Severity, &str)> = diagnostics
+        .iter()
+        .map(|d| (d.line, d.severity, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (14, Severity::Warning, "spec.rules[0].verifyImages[0].attestations[0].conditions[0].any[0].operator: Equal is deprecated; use Equals"),
+            (15, Severity::Warning, "spec.rules[0].verifyImages[0].attestations[0].conditions[0].any[1].operator: In is deprecated; use AllIn or AnyIn"),
+        ]
+    );
+    let conditions = &set.policies[0].rules[0].image_checks[0].attestations[0].conditions;
+    assert_eq!(conditions[0].any.len(), 3);
+}
+
+#[test]
+fn nested_attestors_certificates_and_notary_rules() {
+    let text = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: p}
+spec:
+  rules:
+    - name: cosign
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages:
+        - imageReferences: ["*"]
+          repository: registry.example.com/signatures
+          useCache: false
+          attestors:
+            - count: 1
+              entries:
+                - attestor:
+                    entries:
+                      - keyless: {roots: "PEM", subjectRegExp: ".*@example\\.com", issuerRegExp: ".*"}
+                  repository: registry.example.com/other
+                  annotations: {env: prod}
+                - certificates:
+                    cert: "-----BEGIN CERTIFICATE-----"
+                    rekor: {url: "https://rekor.example.com", ignoreTlog: true}
+    - name: notary
+      match: {any: [{resources: {kinds: [Pod]}}]}
+      verifyImages:
+        - type: Notary
+          imageReferences: ["*"]
+          attestors:
+            - entries:
+                - keyless: {roots: "PEM"}
+                - certificates: {}
+"#;
+    let (set, diagnostics) = load(text);
+    let got: Vec<(usize, &str)> = diagnostics
+        .iter()
+        .map(|d| (d.line, d.message.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (30, "spec.rules[1].verifyImages[0].attestors[0].entries[0]: Notary verification accepts only certificates"),
+            (31, "spec.rules[1].verifyImages[0].attestors[0].entries[1].certificates: one of cert or certChain is required"),
+        ]
+    );
+    let check = &set.policies[0].rules[0].image_checks[0];
+    assert_eq!(
+        check.repository.as_deref(),
+        Some("registry.example.com/signatures")
+    );
+    assert!(!check.use_cache);
+    let set0 = &check.attestor_sets[0];
+    assert_eq!(set0.required_count(), 1);
+    let AttestorKind::Nested(nested) = &set0.entries[0].kind else {
+        panic!("nested attestor expected: {:?}", set0.entries[0].kind)
+    };
+    assert_eq!(
+        set0.entries[0].repository.as_deref(),
+        Some("registry.example.com/other")
+    );
+    assert_eq!(
+        set0.entries[0].annotations.get("env").map(String::as_str),
+        Some("prod")
+    );
+    let AttestorKind::Keyless(keyless) = &nested.entries[0].kind else {
+        panic!("keyless expected")
+    };
+    assert_eq!(keyless.subject_regexp.as_deref(), Some(".*@example\\.com"));
+    // No rekor given: Kyverno's default public instance applies.
+    assert_eq!(keyless.rekor.url, DEFAULT_REKOR_URL);
+    let AttestorKind::Certificate(certificate) = &set0.entries[1].kind else {
+        panic!("certificate expected")
+    };
+    assert!(certificate.rekor.ignore_tlog);
+    assert_eq!(certificate.rekor.url, "https://rekor.example.com");
+}

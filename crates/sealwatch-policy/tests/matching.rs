@@ -132,6 +132,17 @@ fn match_and_exclude() {
         },
         false,
     );
+    // Debug containers come through a subresource and must still be verified.
+    check(
+        pods,
+        "",
+        Req {
+            subresource: "ephemeralcontainers",
+            operation: Operation::Update,
+            ..POD
+        },
+        true,
+    );
     check(
         "        any:\n          - resources: {kinds: [Pod/status]}",
         "",
@@ -604,4 +615,40 @@ fn real_admission_review_gives_images_pointers_and_no_verification_for_the_seed(
     assert!(decision.allowed);
     assert!(decision.results.is_empty());
     assert_eq!(decision.patch_json(), None);
+}
+
+#[test]
+fn request_views_fall_back_to_object_name_and_old_object() {
+    let create = json!({"operation": "CREATE", "namespace": "prod", "name": "",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "object": {"metadata": {"name": "web-7f9c", "generateName": "web-", "labels": {"app": "web", "n": 5}}}});
+    let Some(view) = AdmissionRequestView::from_request_json(&create, OffsetDateTime::UNIX_EPOCH)
+    else {
+        panic!("view")
+    };
+    assert_eq!(
+        (view.group.as_str(), view.kind.as_str(), view.name.as_str()),
+        ("apps", "Deployment", "web-7f9c")
+    );
+    // Non-string label values are not labels.
+    assert_eq!(view.labels, map(&[("app", "web")]));
+    let delete = json!({"operation": "DELETE", "name": "web", "object": null,
+        "oldObject": {"metadata": {"labels": {"app": "old"}}}});
+    let Some(view) = AdmissionRequestView::from_request_json(&delete, OffsetDateTime::UNIX_EPOCH)
+    else {
+        panic!("view")
+    };
+    assert_eq!(view.operation, Operation::Delete);
+    assert_eq!(view.labels, map(&[("app", "old")]));
+    for bad in [
+        json!({}),
+        json!({"operation": "PATCH"}),
+        json!(null),
+        json!([1]),
+    ] {
+        assert!(
+            AdmissionRequestView::from_request_json(&bad, OffsetDateTime::UNIX_EPOCH).is_none(),
+            "{bad}"
+        );
+    }
 }

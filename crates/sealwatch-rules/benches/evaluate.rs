@@ -59,7 +59,12 @@ fn synthetic_ruleset() -> Vec<CompiledFilter> {
     .collect()
 }
 
-fn proc(name: &str, args: &[&str], parent: Option<Arc<ThreadInfo>>, container: Option<Arc<ContainerInfo>>) -> Arc<ThreadInfo> {
+fn proc(
+    name: &str,
+    args: &[&str],
+    parent: Option<Arc<ThreadInfo>>,
+    container: Option<Arc<ContainerInfo>>,
+) -> Arc<ThreadInfo> {
     let mut t = ThreadInfo {
         name: name.to_owned(),
         exe: name.to_owned(),
@@ -72,7 +77,9 @@ fn proc(name: &str, args: &[&str], parent: Option<Arc<ThreadInfo>>, container: O
         user_name: Some("app".to_owned()),
         uid: 1000,
         loginuid: -1,
-        container_id: container.as_ref().map_or("host".to_owned(), |c| c.id.clone()),
+        container_id: container
+            .as_ref()
+            .map_or("host".to_owned(), |c| c.id.clone()),
         container,
         parent,
         cap_effective: String::new(),
@@ -93,22 +100,63 @@ fn event_mix() -> Vec<Event> {
         ..ContainerInfo::default()
     });
     let init = proc("systemd", &[], None, None);
-    let shim = proc("containerd-shim", &["-namespace", "k8s.io"], Some(init.clone()), None);
-    let app = proc("python3", &["/app/server.py"], Some(shim.clone()), Some(container.clone()));
+    let shim = proc(
+        "containerd-shim",
+        &["-namespace", "k8s.io"],
+        Some(init.clone()),
+        None,
+    );
+    let app = proc(
+        "python3",
+        &["/app/server.py"],
+        Some(shim.clone()),
+        Some(container.clone()),
+    );
     let cron = proc("cron", &["-f"], Some(init.clone()), None);
     let execs = [
-        proc("ls", &["-la", "/app"], Some(app.clone()), Some(container.clone())),
-        proc("cat", &["/app/config.yaml"], Some(app.clone()), Some(container.clone())),
+        proc(
+            "ls",
+            &["-la", "/app"],
+            Some(app.clone()),
+            Some(container.clone()),
+        ),
+        proc(
+            "cat",
+            &["/app/config.yaml"],
+            Some(app.clone()),
+            Some(container.clone()),
+        ),
         proc("git", &["status"], Some(cron.clone()), None),
-        proc("nginx", &["-g", "daemon off;"], Some(shim.clone()), Some(container.clone())),
-        proc("logrotate", &["/etc/logrotate.conf"], Some(cron.clone()), None),
-        proc("python3", &["-m", "pip", "--version"], Some(app.clone()), Some(container.clone())),
+        proc(
+            "nginx",
+            &["-g", "daemon off;"],
+            Some(shim.clone()),
+            Some(container.clone()),
+        ),
+        proc(
+            "logrotate",
+            &["/etc/logrotate.conf"],
+            Some(cron.clone()),
+            None,
+        ),
+        proc(
+            "python3",
+            &["-m", "pip", "--version"],
+            Some(app.clone()),
+            Some(container.clone()),
+        ),
     ];
     let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
     let execve = EventType::from_name("execve").expect("execve");
     let openat = EventType::from_name("openat").expect("openat");
     let connect = EventType::from_name("connect").expect("connect");
-    let files = ["/app/data/cache.db", "/usr/lib/python3/json.py", "/tmp/upload.tmp", "/var/log/app.log", "/proc/self/status"];
+    let files = [
+        "/app/data/cache.db",
+        "/usr/lib/python3/json.py",
+        "/tmp/upload.tmp",
+        "/var/log/app.log",
+        "/proc/self/status",
+    ];
     let mut events = Vec::new();
     for i in 0..1000usize {
         let slot = i % 20;
@@ -118,9 +166,14 @@ fn event_mix() -> Vec<Event> {
             e
         } else if slot < 17 {
             let name = files[i % files.len()];
-            let mut e = Event::new(openat)
-                .with_arg("name", name)
-                .with_arg("flags", if i % 3 == 0 { "O_RDWR|O_CREAT" } else { "O_RDONLY" });
+            let mut e = Event::new(openat).with_arg("name", name).with_arg(
+                "flags",
+                if i % 3 == 0 {
+                    "O_RDWR|O_CREAT"
+                } else {
+                    "O_RDONLY"
+                },
+            );
             e.thread = Some(app.clone());
             e.open_flags.read = true;
             e.open_flags.write = i % 3 == 0;

@@ -151,7 +151,13 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(code: Code, location: Location, message: impl Into<String>) -> Self {
-        Diagnostic { code, message: message.into(), location, item_kind: None, item_name: None }
+        Diagnostic {
+            code,
+            message: message.into(),
+            location,
+            item_kind: None,
+            item_name: None,
+        }
     }
 
     /// Name the item the diagnostic belongs to (`rule 'Foo'`).
@@ -173,7 +179,14 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     /// `file:line:col: error: message [LOAD_ERR_...] (rule 'Name')`, one line, like compilers print.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}: {} [{}]", self.location, self.severity().as_str(), self.message, self.code)?;
+        write!(
+            f,
+            "{}: {}: {} [{}]",
+            self.location,
+            self.severity().as_str(),
+            self.message,
+            self.code
+        )?;
         if let (Some(kind), Some(name)) = (self.item_kind, &self.item_name) {
             write!(f, " ({} '{}')", kind.as_str(), name)?;
         }
@@ -194,11 +207,18 @@ mod tests {
     fn display_names_place_severity_code_and_item() {
         let diag = Diagnostic::new(
             Code::ErrValidate,
-            Location { file: "r.yaml".into(), line: 3, column: 5 },
+            Location {
+                file: "r.yaml".into(),
+                line: 3,
+                column: 5,
+            },
             "Invalid priority",
         )
         .in_item(ItemKind::Rule, "Foo");
-        assert_eq!(diag.to_string(), "r.yaml:3:5: error: Invalid priority [LOAD_ERR_VALIDATE] (rule 'Foo')");
+        assert_eq!(
+            diag.to_string(),
+            "r.yaml:3:5: error: Invalid priority [LOAD_ERR_VALIDATE] (rule 'Foo')"
+        );
         let warn = Diagnostic::new(Code::UnknownKey, Location::default(), "x");
         assert_eq!(warn.severity(), Severity::Warning);
         assert!(!has_errors(&[warn]));

@@ -52,7 +52,9 @@ impl FieldValue {
             FieldValue::Int(n) => Value::from(*n),
             FieldValue::Uint(n) | FieldValue::AbsTime(n) => Value::from(*n),
             FieldValue::Bool(b) => Value::Bool(*b),
-            FieldValue::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
+            FieldValue::Double(d) => {
+                serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number)
+            }
             FieldValue::List(items) => Value::String(items.join(" ")),
         }
     }
@@ -84,7 +86,11 @@ const TRANSFORMERS: &[&str] = &["tolower", "toupper", "b64", "basename", "len"];
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Token {
     Literal(String),
-    Field { name: String, transformers: Vec<String>, width: usize },
+    Field {
+        name: String,
+        transformers: Vec<String>,
+        width: usize,
+    },
 }
 
 /// A parsed output format.
@@ -116,7 +122,10 @@ fn scan_field(s: &[u8]) -> usize {
         }
     }
     if s.get(i) == Some(&b'[') {
-        if let Some(close) = s.get(i..).and_then(|rest| rest.iter().position(|c| *c == b']')) {
+        if let Some(close) = s
+            .get(i..)
+            .and_then(|rest| rest.iter().position(|c| *c == b']'))
+        {
             i += close + 1;
         }
     }
@@ -132,7 +141,10 @@ impl OutputFormat {
     /// Parse a format; `is_field` says whether a field name (with argument) exists. Like
     /// libsinsp, the longest prefix that names a field is taken, so `%proc.name.` is the field
     /// `proc.name` followed by a `.`.
-    pub fn parse_with(format: &str, is_field: &dyn Fn(&str) -> bool) -> Result<OutputFormat, FormatError> {
+    pub fn parse_with(
+        format: &str,
+        is_field: &dyn Fn(&str) -> bool,
+    ) -> Result<OutputFormat, FormatError> {
         // Falco always prints with a leading `*`: "print even if some values are missing".
         let text = format.strip_prefix('*').unwrap_or(format);
         let bytes = text.as_bytes();
@@ -145,20 +157,33 @@ impl OutputFormat {
                 continue;
             }
             if literal_start < i {
-                tokens.push(Token::Literal(text.get(literal_start..i).unwrap_or_default().to_string()));
+                tokens.push(Token::Literal(
+                    text.get(literal_start..i).unwrap_or_default().to_string(),
+                ));
             }
-            let err = |message: &str, offset: usize| FormatError { message: message.to_string(), offset };
+            let err = |message: &str, offset: usize| FormatError {
+                message: message.to_string(),
+                offset,
+            };
             if i + 1 >= bytes.len() {
-                return Err(err("invalid formatting syntax: formatting cannot end with a %", i));
+                return Err(err(
+                    "invalid formatting syntax: formatting cannot end with a %",
+                    i,
+                ));
             }
             let mut j = i + 1;
             let mut width = 0usize;
             while let Some(d) = bytes.get(j).filter(|c| c.is_ascii_digit()) {
-                width = width.saturating_mul(10).saturating_add(usize::from(d - b'0'));
+                width = width
+                    .saturating_mul(10)
+                    .saturating_add(usize::from(d - b'0'));
                 j += 1;
             }
             if j >= bytes.len() {
-                return Err(err("invalid formatting syntax: formatting cannot end with a number", i));
+                return Err(err(
+                    "invalid formatting syntax: formatting cannot end with a number",
+                    i,
+                ));
             }
             // Transformers and parentheses wrap the field: `tolower(`, `(`.
             let mut transformers = Vec::new();
@@ -197,16 +222,25 @@ impl OutputFormat {
             j += len;
             for _ in 0..parens {
                 if bytes.get(j) != Some(&b')') {
-                    return Err(err(&format!("missing ')' after field {name} in output format"), j));
+                    return Err(err(
+                        &format!("missing ')' after field {name} in output format"),
+                        j,
+                    ));
                 }
                 j += 1;
             }
-            tokens.push(Token::Field { name, transformers, width });
+            tokens.push(Token::Field {
+                name,
+                transformers,
+                width,
+            });
             i = j;
             literal_start = j;
         }
         if literal_start < bytes.len() {
-            tokens.push(Token::Literal(text.get(literal_start..).unwrap_or_default().to_string()));
+            tokens.push(Token::Literal(
+                text.get(literal_start..).unwrap_or_default().to_string(),
+            ));
         }
         let mut fields: Vec<String> = Vec::new();
         for t in &tokens {
@@ -230,7 +264,11 @@ impl OutputFormat {
         for t in &self.tokens {
             match t {
                 Token::Literal(s) => out.push_str(s),
-                Token::Field { name, transformers, width } => {
+                Token::Field {
+                    name,
+                    transformers,
+                    width,
+                } => {
                     let mut text = match source.field(name) {
                         Some(v) => apply_transformers(v.to_text(), transformers),
                         None => NOT_AVAILABLE.to_string(),
@@ -253,7 +291,10 @@ impl OutputFormat {
 
     /// The typed values for `output_fields`, `None` for missing values.
     pub fn output_fields(&self, source: &dyn FieldSource) -> Vec<(String, Option<FieldValue>)> {
-        self.fields.iter().map(|name| (name.clone(), source.field(name))).collect()
+        self.fields
+            .iter()
+            .map(|name| (name.clone(), source.field(name)))
+            .collect()
     }
 }
 
@@ -306,7 +347,13 @@ pub fn clock_time(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
     let nanos = ns % 1_000_000_000;
     let day = secs % 86_400;
-    format!("{:02}:{:02}:{:02}.{:09}", day / 3600, (day % 3600) / 60, day % 60, nanos)
+    format!(
+        "{:02}:{:02}:{:02}.{:09}",
+        day / 3600,
+        (day % 3600) / 60,
+        day % 60,
+        nanos
+    )
 }
 
 /// RFC 3339 UTC with nanoseconds, e.g. `2023-05-25T13:44:05.478445995Z`.
@@ -373,22 +420,36 @@ impl Alert {
 
     /// Falco's text line: `HH:MM:SS.nnnnnnnnn: Priority message`.
     pub fn text_line(&self) -> String {
-        format!("{}: {} {}", clock_time(self.time_ns), self.priority, self.message)
+        format!(
+            "{}: {} {}",
+            clock_time(self.time_ns),
+            self.priority,
+            self.message
+        )
     }
 
     /// Falco's JSON alert.
     pub fn to_json(&self) -> Value {
         let mut fields = Map::new();
         for (name, value) in &self.output_fields {
-            fields.insert(name.clone(), value.as_ref().map_or(Value::Null, FieldValue::to_json));
+            fields.insert(
+                name.clone(),
+                value.as_ref().map_or(Value::Null, FieldValue::to_json),
+            );
         }
         let mut obj = Map::new();
         obj.insert("hostname".into(), Value::String(self.hostname.clone()));
         obj.insert("output".into(), Value::String(self.text_line()));
-        obj.insert("priority".into(), Value::String(self.priority.as_str().to_string()));
+        obj.insert(
+            "priority".into(),
+            Value::String(self.priority.as_str().to_string()),
+        );
         obj.insert("rule".into(), Value::String(self.rule.clone()));
         obj.insert("source".into(), Value::String(self.source.clone()));
-        obj.insert("tags".into(), Value::Array(self.tags.iter().cloned().map(Value::String).collect()));
+        obj.insert(
+            "tags".into(),
+            Value::Array(self.tags.iter().cloned().map(Value::String).collect()),
+        );
         obj.insert("time".into(), Value::String(rfc3339_nanos(self.time_ns)));
         obj.insert("output_fields".into(), Value::Object(fields));
         Value::Object(obj)
@@ -419,8 +480,14 @@ mod tests {
         };
         check("shell=%proc.name tty=%proc.tty", "shell=Bash tty=34816");
         check("(container=%container.name)", "(container=<NA>)");
-        check("anc=%proc.aname[2] flags=%evt.arg.flags.", "anc=sshd flags=O_RDONLY.");
-        check("%tolower(proc.name)|%toupper(proc.name)|%basename(fd.name)", "bash|BASH|shadow");
+        check(
+            "anc=%proc.aname[2] flags=%evt.arg.flags.",
+            "anc=sshd flags=O_RDONLY.",
+        );
+        check(
+            "%tolower(proc.name)|%toupper(proc.name)|%basename(fd.name)",
+            "bash|BASH|shadow",
+        );
         check("%(proc.name)", "Bash");
         check("[%6proc.name]", "[Bash  ]");
         check("*%proc.name", "Bash");
@@ -439,11 +506,25 @@ mod tests {
 
     #[test]
     fn alert_text_and_json_match_falco() {
-        let format = OutputFormat::parse("Shell (user=%user.name shell=%proc.name tty=%proc.tty uid=%user.loginuid)")
-            .unwrap_or_else(|e| panic!("{e}"));
+        let format = OutputFormat::parse(
+            "Shell (user=%user.name shell=%proc.name tty=%proc.tty uid=%user.loginuid)",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let tags: BTreeSet<String> = ["shell".to_string(), "container".to_string()].into();
-        let alert = Alert::new(&format, &values, 1_685_022_245_478_445_995, "R", Priority::Critical, "syscall", "h", &tags);
-        assert_eq!(alert.text_line(), "13:44:05.478445995: Critical Shell (user=<NA> shell=Bash tty=34816 uid=-1)");
+        let alert = Alert::new(
+            &format,
+            &values,
+            1_685_022_245_478_445_995,
+            "R",
+            Priority::Critical,
+            "syscall",
+            "h",
+            &tags,
+        );
+        assert_eq!(
+            alert.text_line(),
+            "13:44:05.478445995: Critical Shell (user=<NA> shell=Bash tty=34816 uid=-1)"
+        );
         let json = alert.to_json();
         assert_eq!(json["time"], "2023-05-25T13:44:05.478445995Z");
         assert_eq!(json["priority"], "Critical");
@@ -458,7 +539,19 @@ mod tests {
     #[test]
     fn an_output_without_fields_still_has_one_for_falcosidekick() {
         let format = OutputFormat::parse("no fields here").unwrap_or_else(|e| panic!("{e}"));
-        let alert = Alert::new(&format, &values, 5, "R", Priority::Notice, "syscall", "h", &BTreeSet::new());
-        assert_eq!(alert.to_json()["output_fields"], serde_json::json!({"evt.time": 5}));
+        let alert = Alert::new(
+            &format,
+            &values,
+            5,
+            "R",
+            Priority::Notice,
+            "syscall",
+            "h",
+            &BTreeSet::new(),
+        );
+        assert_eq!(
+            alert.to_json()["output_fields"],
+            serde_json::json!({"evt.time": 5})
+        );
     }
 }

@@ -46,13 +46,27 @@ fn clean_file_has_no_diagnostics() {
 
 #[test]
 fn yaml_syntax_error_names_the_place() {
-    check(&[("bad.yaml", "- rule: x\n  desc: [unclosed\n- list: y\n")], &[(Code::ErrYamlParse, 3, 7, "")]);
+    check(
+        &[("bad.yaml", "- rule: x\n  desc: [unclosed\n- list: y\n")],
+        &[(Code::ErrYamlParse, 3, 7, "")],
+    );
 }
 
 #[test]
 fn not_a_sequence_of_maps() {
-    check(&[("a.yaml", "rule: x\n")], &[(Code::ErrYamlValidate, 1, 1, "Rules content is not yaml array of objects")]);
-    check(&[("a.yaml", "- just a string\n")], &[(Code::ErrYamlValidate, 1, 3, "Unexpected element type")]);
+    check(
+        &[("a.yaml", "rule: x\n")],
+        &[(
+            Code::ErrYamlValidate,
+            1,
+            1,
+            "Rules content is not yaml array of objects",
+        )],
+    );
+    check(
+        &[("a.yaml", "- just a string\n")],
+        &[(Code::ErrYamlValidate, 1, 3, "Unexpected element type")],
+    );
 }
 
 #[test]
@@ -85,12 +99,27 @@ fn every_error_of_a_file_at_once() {
     check(
         &[("many.yaml", text)],
         &[
-            (Code::ErrYamlValidate, 1, 3, "Item has no mapping for key 'priority'"),
+            (
+                Code::ErrYamlValidate,
+                1,
+                3,
+                "Item has no mapping for key 'priority'",
+            ),
             (Code::ErrYamlValidate, 9, 13, "Invalid priority"),
             (Code::UnknownKey, 12, 3, "Unknown key 'colour'"),
-            (Code::ErrYamlValidate, 16, 16, "Invalid override operation for key 'condition': 'prepend'"),
+            (
+                Code::ErrYamlValidate,
+                16,
+                16,
+                "Invalid override operation for key 'condition': 'prepend'",
+            ),
             (Code::UnknownItem, 17, 3, "Unknown top level item"),
-            (Code::ErrYamlValidate, 23, 12, "Can't decode YAML scalar value"),
+            (
+                Code::ErrYamlValidate,
+                23,
+                12,
+                "Can't decode YAML scalar value",
+            ),
             (Code::UnusedList, 10, 3, "List not referred to"),
         ],
     );
@@ -99,9 +128,17 @@ fn every_error_of_a_file_at_once() {
 #[test]
 fn empty_and_non_scalar_values() {
     check(
-        &[("a.yaml", "- macro: m\n  condition:\n- macro: n\n  condition: [a]\n")],
+        &[(
+            "a.yaml",
+            "- macro: m\n  condition:\n- macro: n\n  condition: [a]\n",
+        )],
         &[
-            (Code::ErrYamlValidate, 2, 12, "Mapping for key 'condition' is empty"),
+            (
+                Code::ErrYamlValidate,
+                2,
+                12,
+                "Mapping for key 'condition' is empty",
+            ),
             (Code::ErrYamlValidate, 4, 14, "is not a scalar value"),
         ],
     );
@@ -154,18 +191,68 @@ fn override_rules_follow_falco() {
     check(
         &[("base.yaml", BASE), ("override.yaml", text)],
         &[
-            (Code::ErrYamlValidate, 4, 5, "Key 'priority' cannot be appended to, use 'replace' instead"),
-            (Code::ErrYamlValidate, 7, 11, "Unexpected key 'output': no corresponding entry under 'override' is defined."),
-            (Code::ErrYamlValidate, 13, 5, "An replace override for 'desc' was specified but 'desc' is not defined"),
+            (
+                Code::ErrYamlValidate,
+                4,
+                5,
+                "Key 'priority' cannot be appended to, use 'replace' instead",
+            ),
+            (
+                Code::ErrYamlValidate,
+                7,
+                11,
+                "Unexpected key 'output': no corresponding entry under 'override' is defined.",
+            ),
+            (
+                Code::ErrYamlValidate,
+                13,
+                5,
+                "An replace override for 'desc' was specified but 'desc' is not defined",
+            ),
             (Code::DeprecatedItem, 15, 3, "'append' key is deprecated"),
-            (Code::ErrYamlValidate, 15, 3, "Keys 'override' and 'append: true' cannot be used together"),
-            (Code::ErrValidate, 20, 3, "Rule uses 'append' or 'override.<key>: append' but no rule by that name"),
-            (Code::ErrValidate, 24, 3, "An 'override.<key>: replace' to a rule was requested but no rule by that name"),
-            (Code::ErrValidate, 28, 3, "Macro uses 'append' or 'override.condition: append' but no macro by that name"),
+            (
+                Code::ErrYamlValidate,
+                15,
+                3,
+                "Keys 'override' and 'append: true' cannot be used together",
+            ),
+            (
+                Code::ErrValidate,
+                20,
+                3,
+                "Rule uses 'append' or 'override.<key>: append' but no rule by that name",
+            ),
+            (
+                Code::ErrValidate,
+                24,
+                3,
+                "An 'override.<key>: replace' to a rule was requested but no rule by that name",
+            ),
+            (
+                Code::ErrValidate,
+                28,
+                3,
+                "Macro uses 'append' or 'override.condition: append' but no macro by that name",
+            ),
             (Code::DeprecatedItem, 32, 3, "'append' key is deprecated"),
-            (Code::ErrValidate, 32, 3, "List uses 'append' or 'override.items: append' but no list by that name"),
-            (Code::UnknownSource, 35, 3, "Unknown source k8s_audit, skipping"),
-            (Code::ErrValidate, 35, 3, "Rule has been re-defined with a different source"),
+            (
+                Code::ErrValidate,
+                32,
+                3,
+                "List uses 'append' or 'override.items: append' but no list by that name",
+            ),
+            (
+                Code::UnknownSource,
+                35,
+                3,
+                "Unknown source k8s_audit, skipping",
+            ),
+            (
+                Code::ErrValidate,
+                35,
+                3,
+                "Rule has been re-defined with a different source",
+            ),
         ],
     );
 }
@@ -194,14 +281,22 @@ fn appends_concatenate_text_and_order_matters_across_files() {
 ";
     let loaded = load(&[("base.yaml", BASE), ("local.yaml", text)]);
     let codes: Vec<Code> = loaded.diagnostics.iter().map(|d| d.code).collect();
-    assert_eq!(codes, vec![Code::DeprecatedItem], "{:#?}", loaded.diagnostics);
+    assert_eq!(
+        codes,
+        vec![Code::DeprecatedItem],
+        "{:#?}",
+        loaded.diagnostics
+    );
     let rule = loaded.files.rule("Base").expect("rule");
     assert_eq!(rule.condition, "spawned_process and proc.name=bash");
     assert_eq!(rule.output, "o %proc.name (more)");
     assert_eq!(rule.priority.as_str(), "Critical");
     assert!(!rule.enabled);
     assert!(rule.tags.contains("extra"));
-    assert_eq!(loaded.macro_conditions[0], "evt.type in (execve, execveat) or evt.type=clone");
+    assert_eq!(
+        loaded.macro_conditions[0],
+        "evt.type in (execve, execveat) or evt.type=clone"
+    );
 
     // The same override before the definition fails: order matters.
     let reversed = load(&[("local.yaml", text), ("base.yaml", BASE)]);
@@ -284,23 +379,52 @@ fn exceptions_are_validated_and_compiled() {
     check(
         &[("ex.yaml", text)],
         &[
-            (Code::ExceptionNameNotUnique, 15, 5, "Multiple definitions of exception 'by_proc'"),
-            (Code::ErrYamlValidate, 29, 5, "item has no mapping for key 'fields'"),
+            (
+                Code::ExceptionNameNotUnique,
+                15,
+                5,
+                "Multiple definitions of exception 'by_proc'",
+            ),
+            (
+                Code::ErrYamlValidate,
+                29,
+                5,
+                "item has no mapping for key 'fields'",
+            ),
         ],
     );
-    let ok = text.split("- rule: Bad exceptions").next().unwrap_or_default();
+    let ok = text
+        .split("- rule: Bad exceptions")
+        .next()
+        .unwrap_or_default();
     let loaded = load(&[("ex.yaml", ok)]);
     assert_eq!(
         loaded.rule_conditions[0],
         "(evt.type=open) and not (proc.name in (cat, \"my tool\")) and not ((proc.name = vi and fd.directory startswith /etc))"
     );
-    let bad = format!("{}{}", "- rule: Bad exceptions", text.split("- rule: Bad exceptions").nth(1).unwrap_or_default())
-        .replace("  - name: no_fields\n    values: [x]\n", "");
+    let bad = format!(
+        "{}{}",
+        "- rule: Bad exceptions",
+        text.split("- rule: Bad exceptions")
+            .nth(1)
+            .unwrap_or_default()
+    )
+    .replace("  - name: no_fields\n    values: [x]\n", "");
     check(
         &[("bad.yaml", &bad)],
         &[
-            (Code::ErrValidate, 7, 5, "fields and comps lists must have equal length"),
-            (Code::ErrValidate, 10, 5, "comps must be one of (in, pmatch, intersects)"),
+            (
+                Code::ErrValidate,
+                7,
+                5,
+                "fields and comps lists must have equal length",
+            ),
+            (
+                Code::ErrValidate,
+                10,
+                5,
+                "comps must be one of (in, pmatch, intersects)",
+            ),
         ],
     );
 }

@@ -34,13 +34,36 @@ fn stable_ruleset_loads_alone_with_the_documented_counts() {
     assert_eq!(loaded.files.rules.len(), 25);
     assert_eq!(loaded.files.macros.len(), 87);
     assert_eq!(loaded.files.lists.len(), 49);
-    assert!(loaded.files.rules.iter().all(|r| r.enabled && r.source == "syscall"));
-    assert_eq!(loaded.files.required_engine_version.map(|v| v.to_string()).as_deref(), Some("0.57.0"));
+    assert!(loaded
+        .files
+        .rules
+        .iter()
+        .all(|r| r.enabled && r.source == "syscall"));
+    assert_eq!(
+        loaded
+            .files
+            .required_engine_version
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("0.57.0")
+    );
     // The container plugin requirement is met by sealwatch itself.
     assert_eq!(loaded.files.required_plugins.len(), 1);
-    let count = |p: Priority| loaded.files.rules.iter().filter(|r| r.priority == p).count();
+    let count = |p: Priority| {
+        loaded
+            .files
+            .rules
+            .iter()
+            .filter(|r| r.priority == p)
+            .count()
+    };
     assert_eq!(
-        [count(Priority::Warning), count(Priority::Notice), count(Priority::Critical), count(Priority::Informational)],
+        [
+            count(Priority::Warning),
+            count(Priority::Notice),
+            count(Priority::Critical),
+            count(Priority::Informational)
+        ],
         [14, 7, 3, 1]
     );
 }
@@ -48,15 +71,23 @@ fn stable_ruleset_loads_alone_with_the_documented_counts() {
 #[test]
 fn incubating_and_sandbox_each_load_after_stable() {
     for other in [INCUBATING, SANDBOX] {
-        let (Some(stable), Some(other_file)) = (read(STABLE), read(other)) else { return };
+        let (Some(stable), Some(other_file)) = (read(STABLE), read(other)) else {
+            return;
+        };
         let loaded = load(&[stable, other_file]);
-        assert!(errors(&loaded).is_empty(), "{other}: {:#?}", errors(&loaded));
+        assert!(
+            errors(&loaded).is_empty(),
+            "{other}: {:#?}",
+            errors(&loaded)
+        );
     }
 }
 
 #[test]
 fn all_three_together_give_93_rules_and_distinct_macros_and_lists() {
-    let (Some(a), Some(b), Some(c)) = (read(STABLE), read(INCUBATING), read(SANDBOX)) else { return };
+    let (Some(a), Some(b), Some(c)) = (read(STABLE), read(INCUBATING), read(SANDBOX)) else {
+        return;
+    };
     let loaded = load(&[a, b, c]);
     assert!(errors(&loaded).is_empty(), "{:#?}", errors(&loaded));
     assert_eq!(loaded.files.rules.len(), 93);
@@ -67,14 +98,27 @@ fn all_three_together_give_93_rules_and_distinct_macros_and_lists() {
 
 #[test]
 fn seed_rule_replaces_the_stable_rule_in_place() {
-    let (Some(stable), Some(seed)) = (read(STABLE), read(SEED)) else { return };
+    let (Some(stable), Some(seed)) = (read(STABLE), read(SEED)) else {
+        return;
+    };
     let before = load(std::slice::from_ref(&stable));
-    let position = |l: &Loaded| l.files.rules.iter().position(|r| r.name == "Terminal shell in container");
+    let position = |l: &Loaded| {
+        l.files
+            .rules
+            .iter()
+            .position(|r| r.name == "Terminal shell in container")
+    };
     let loaded = load(&[stable, seed]);
     assert!(errors(&loaded).is_empty(), "{:#?}", errors(&loaded));
     assert_eq!(position(&loaded), position(&before));
-    let rule = loaded.files.rule("Terminal shell in container").expect("seed rule");
-    assert_eq!(rule.condition, "spawned_process and container and proc.name in (bash, sh, zsh)\n");
+    let rule = loaded
+        .files
+        .rule("Terminal shell in container")
+        .expect("seed rule");
+    assert_eq!(
+        rule.condition,
+        "spawned_process and container and proc.name in (bash, sh, zsh)\n"
+    );
     assert_eq!(
         rule.output,
         "Shell spawned in container (user=%user.name container=%container.name shell=%proc.name parent=%proc.pname)"
@@ -85,12 +129,19 @@ fn seed_rule_replaces_the_stable_rule_in_place() {
 
 #[test]
 fn no_unknown_keys_or_items_in_upstream_files() {
-    let (Some(a), Some(b), Some(c)) = (read(STABLE), read(INCUBATING), read(SANDBOX)) else { return };
+    let (Some(a), Some(b), Some(c)) = (read(STABLE), read(INCUBATING), read(SANDBOX)) else {
+        return;
+    };
     let loaded = load(&[a, b, c]);
     let unexpected: Vec<_> = loaded
         .diagnostics
         .iter()
-        .filter(|d| matches!(d.code, Code::UnknownKey | Code::UnknownItem | Code::DeprecatedItem))
+        .filter(|d| {
+            matches!(
+                d.code,
+                Code::UnknownKey | Code::UnknownItem | Code::DeprecatedItem
+            )
+        })
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:#?}");
 }

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 pub enum RuntimeError {
     /// A line of a replay file is not a valid event record.
     #[error("{file}:{line}: {message}")]
-    Replay { file: String, line: u64, message: String },
+    Replay {
+        file: String,
+        line: u64,
+        message: String,
+    },
 
     /// Reading a replay file failed.
     #[error("reading {file} at line {line}")]

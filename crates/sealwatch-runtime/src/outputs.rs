@@ -50,7 +50,13 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        Config { format: Format::Text, queue_capacity: 1024, overflow: Overflow::Block, rate: None, max_burst: 1000 }
+        Config {
+            format: Format::Text,
+            queue_capacity: 1024,
+            overflow: Overflow::Block,
+            rate: None,
+            max_burst: 1000,
+        }
     }
 }
 
@@ -78,7 +84,9 @@ pub struct StdoutSink {
 
 impl StdoutSink {
     pub fn new() -> Self {
-        StdoutSink { out: BufWriter::new(std::io::stdout()) }
+        StdoutSink {
+            out: BufWriter::new(std::io::stdout()),
+        }
     }
 }
 
@@ -114,8 +122,14 @@ impl FileSink {
             .create(true)
             .append(true)
             .open(path)
-            .map_err(|source| RuntimeError::OutputOpen { path: path.to_path_buf(), source })?;
-        Ok(FileSink { path: path.to_path_buf(), out: BufWriter::new(file) })
+            .map_err(|source| RuntimeError::OutputOpen {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+        })
     }
 }
 
@@ -146,8 +160,14 @@ impl HttpSink {
             .timeout(Duration::from_secs(10))
             .user_agent(concat!("sealwatch/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|source| RuntimeError::HttpSetup { url: url.to_string(), source })?;
-        Ok(HttpSink { url: url.to_string(), client })
+            .map_err(|source| RuntimeError::HttpSetup {
+                url: url.to_string(),
+                source,
+            })?;
+        Ok(HttpSink {
+            url: url.to_string(),
+            client,
+        })
     }
 }
 
@@ -271,7 +291,9 @@ impl Dispatcher {
             }
             Overflow::Drop => match tx.try_send(alert) {
                 Ok(()) => {}
-                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => self.dropped_queue_full += 1,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.dropped_queue_full += 1
+                }
             },
         }
     }
@@ -295,7 +317,11 @@ impl Dispatcher {
     }
 }
 
-fn run_worker(rx: Receiver<Alert>, mut sinks: Vec<Box<dyn Sink>>, format: Format) -> (u64, u64, Vec<String>) {
+fn run_worker(
+    rx: Receiver<Alert>,
+    mut sinks: Vec<Box<dyn Sink>>,
+    format: Format,
+) -> (u64, u64, Vec<String>) {
     let mut delivered = 0u64;
     let mut failed = 0u64;
     let mut errors = Vec::new();
@@ -333,7 +359,10 @@ mod tests {
     use sealwatch_rules::output::OutputFormat;
     use std::sync::{Arc, Mutex};
 
-    struct Collect(Arc<Mutex<Vec<String>>>, Option<Arc<(Mutex<bool>, std::sync::Condvar)>>);
+    struct Collect(
+        Arc<Mutex<Vec<String>>>,
+        Option<Arc<(Mutex<bool>, std::sync::Condvar)>>,
+    );
 
     impl Sink for Collect {
         fn describe(&self) -> String {
@@ -348,7 +377,10 @@ mod tests {
                     open = cv.wait(open).map_err(|e| e.to_string())?;
                 }
             }
-            self.0.lock().map_err(|e| e.to_string())?.push(render(alert, format));
+            self.0
+                .lock()
+                .map_err(|e| e.to_string())?
+                .push(render(alert, format));
             Ok(())
         }
     }
@@ -358,19 +390,34 @@ mod tests {
         let values = move |name: &str| {
             (name == "evt.num").then_some(sealwatch_rules::output::FieldValue::Uint(n))
         };
-        Alert::new(&format, &values, n, "R", Priority::Warning, "syscall", "h", &Default::default())
+        Alert::new(
+            &format,
+            &values,
+            n,
+            "R",
+            Priority::Warning,
+            "syscall",
+            "h",
+            &Default::default(),
+        )
     }
 
     #[test]
     fn blocking_queue_delivers_everything_in_order() {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let config = Config { queue_capacity: 2, ..Config::default() };
+        let config = Config {
+            queue_capacity: 2,
+            ..Config::default()
+        };
         let mut d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
         for n in 0..50 {
             d.submit(alert(n));
         }
         let stats = d.finish();
-        assert_eq!((stats.submitted, stats.delivered, stats.dropped()), (50, 50, 0));
+        assert_eq!(
+            (stats.submitted, stats.delivered, stats.dropped()),
+            (50, 50, 0)
+        );
         let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
         assert_eq!(seen.len(), 50);
         assert!(seen[7].ends_with("Warning n=7"), "{}", seen[7]);
@@ -380,8 +427,18 @@ mod tests {
     fn a_full_queue_drops_and_counts_in_drop_mode() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
-        let config = Config { queue_capacity: 4, overflow: Overflow::Drop, ..Config::default() };
-        let mut d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), Some(Arc::clone(&gate))))], &config);
+        let config = Config {
+            queue_capacity: 4,
+            overflow: Overflow::Drop,
+            ..Config::default()
+        };
+        let mut d = Dispatcher::start(
+            vec![Box::new(Collect(
+                Arc::clone(&seen),
+                Some(Arc::clone(&gate)),
+            ))],
+            &config,
+        );
         for n in 0..100 {
             d.submit(alert(n));
         }
@@ -399,13 +456,21 @@ mod tests {
     fn rate_limit_drops_beyond_the_burst() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         // One alert per hour after a burst of 3: the rest of a fast loop is dropped.
-        let config = Config { rate: Some(1.0 / 3600.0), max_burst: 3, ..Config::default() };
+        let config = Config {
+            rate: Some(1.0 / 3600.0),
+            max_burst: 3,
+            ..Config::default()
+        };
         let mut d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
         for n in 0..10 {
             d.submit(alert(n));
         }
         let stats = d.finish();
-        assert_eq!((stats.delivered, stats.dropped_rate_limited), (3, 7), "{stats:?}");
+        assert_eq!(
+            (stats.delivered, stats.dropped_rate_limited),
+            (3, 7),
+            "{stats:?}"
+        );
     }
 
     #[test]
@@ -413,14 +478,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("alerts.jsonl");
         let sink = FileSink::open(&path).unwrap_or_else(|e| panic!("{e}"));
-        let config = Config { format: Format::Json, ..Config::default() };
+        let config = Config {
+            format: Format::Json,
+            ..Config::default()
+        };
         let mut d = Dispatcher::start(vec![Box::new(sink)], &config);
         d.submit(alert(1));
         d.submit(alert(2));
         assert_eq!(d.finish().delivered, 2);
         let text = std::fs::read_to_string(&path).unwrap_or_default();
-        let lines: Vec<serde_json::Value> =
-            text.lines().map(|l| serde_json::from_str(l).unwrap_or_default()).collect();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_default())
+            .collect();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["output_fields"]["evt.num"], 2);
         assert_eq!(lines[1]["rule"], "R");

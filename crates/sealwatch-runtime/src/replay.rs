@@ -25,8 +25,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use sealwatch_rules::event::{
-    ContainerInfo, Event, EventArg, EventType, FdInfo, FdType, L4Proto, LeaderInfo, Mount, OpenFlags, SocketTuple,
-    ThreadInfo,
+    ContainerInfo, Event, EventArg, EventType, FdInfo, FdType, L4Proto, LeaderInfo, Mount,
+    OpenFlags, SocketTuple, ThreadInfo,
 };
 
 use crate::error::RuntimeError;
@@ -247,7 +247,9 @@ impl ProcessTable {
         if self.procs.insert(pid, info).is_none() {
             self.order.push_back(pid);
             while self.procs.len() > MAX_PROCESSES {
-                let Some(oldest) = self.order.pop_front() else { break };
+                let Some(oldest) = self.order.pop_front() else {
+                    break;
+                };
                 self.procs.remove(&oldest);
             }
         }
@@ -268,7 +270,11 @@ impl ProcessTable {
                 break;
             }
             chain.push(t);
-            cur = if t.ppid == t.pid { None } else { self.procs.get(&t.ppid) };
+            cur = if t.ppid == t.pid {
+                None
+            } else {
+                self.procs.get(&t.ppid)
+            };
         }
         let mut parent: Option<Arc<ThreadInfo>> = None;
         for t in chain.into_iter().rev() {
@@ -320,7 +326,11 @@ impl<R: BufRead> ReplayReader<R> {
     }
 
     fn error(&self, message: impl Into<String>) -> RuntimeError {
-        RuntimeError::Replay { file: self.file.clone(), line: self.line, message: message.into() }
+        RuntimeError::Replay {
+            file: self.file.clone(),
+            line: self.line,
+            message: message.into(),
+        }
     }
 
     /// Read one line into `buf`, bounded; false at end of input.
@@ -331,7 +341,11 @@ impl<R: BufRead> ReplayReader<R> {
                 Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(source) => {
-                    return Err(RuntimeError::ReplayRead { file: self.file.clone(), line: self.line + 1, source })
+                    return Err(RuntimeError::ReplayRead {
+                        file: self.file.clone(),
+                        line: self.line + 1,
+                        source,
+                    })
                 }
             };
             if available.is_empty() {
@@ -376,7 +390,8 @@ impl<R: BufRead> ReplayReader<R> {
     }
 
     fn parse_line(&mut self, text: &str) -> Result<Option<Event>, RuntimeError> {
-        let value: Value = serde_json::from_str(text).map_err(|e| self.error(format!("invalid JSON: {e}")))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| self.error(format!("invalid JSON: {e}")))?;
         let kind = match value.get("kind") {
             None => "event".to_string(),
             Some(Value::String(k)) => k.clone(),
@@ -387,9 +402,13 @@ impl<R: BufRead> ReplayReader<R> {
                 if self.line != 1 {
                     return Err(self.error("the header must be the first line"));
                 }
-                let header: HeaderJson = serde_json::from_value(value).map_err(|e| self.error(format!("bad header: {e}")))?;
+                let header: HeaderJson = serde_json::from_value(value)
+                    .map_err(|e| self.error(format!("bad header: {e}")))?;
                 if header.format != FORMAT_NAME {
-                    return Err(self.error(format!("format is '{}', expected '{FORMAT_NAME}'", header.format)));
+                    return Err(self.error(format!(
+                        "format is '{}', expected '{FORMAT_NAME}'",
+                        header.format
+                    )));
                 }
                 if header.version != FORMAT_VERSION {
                     return Err(self.error(format!(
@@ -401,20 +420,22 @@ impl<R: BufRead> ReplayReader<R> {
                 Ok(None)
             }
             "container" => {
-                let c: ContainerJson =
-                    serde_json::from_value(value).map_err(|e| self.error(format!("bad container: {e}")))?;
+                let c: ContainerJson = serde_json::from_value(value)
+                    .map_err(|e| self.error(format!("bad container: {e}")))?;
                 let info = container_info(c);
                 self.containers.insert(info.id.clone(), Arc::new(info));
                 Ok(None)
             }
             "process" => {
-                let p: ProcJson = serde_json::from_value(value).map_err(|e| self.error(format!("bad process: {e}")))?;
+                let p: ProcJson = serde_json::from_value(value)
+                    .map_err(|e| self.error(format!("bad process: {e}")))?;
                 let pid = p.pid.ok_or_else(|| self.error("a process needs a 'pid'"))?;
                 self.merge_proc(pid, p, 0)?;
                 Ok(None)
             }
             "event" => {
-                let e: EventJson = serde_json::from_value(value).map_err(|e| self.error(format!("bad event: {e}")))?;
+                let e: EventJson = serde_json::from_value(value)
+                    .map_err(|e| self.error(format!("bad event: {e}")))?;
                 self.build_event(e).map(Some)
             }
             other => Err(self.error(format!("unknown line kind '{other}'"))),
@@ -430,25 +451,33 @@ impl<R: BufRead> ReplayReader<R> {
             let ppid = match (parent.pid, p.ppid) {
                 (Some(a), _) => a,
                 (None, Some(b)) => b,
-                (None, None) => return Err(self.error("a 'parent' needs a 'pid' (or the child a 'ppid')")),
+                (None, None) => {
+                    return Err(self.error("a 'parent' needs a 'pid' (or the child a 'ppid')"))
+                }
             };
             p.ppid = Some(ppid);
             self.merge_proc(ppid, *parent, depth + 1)?;
         }
+        // A process first seen here starts in its parent's container, as a forked child does.
+        let inherited_container = p
+            .ppid
+            .and_then(|ppid| self.table.get(ppid))
+            .map_or_else(|| "host".to_string(), |parent| parent.container_id.clone());
         let mut info = self.table.get(pid).cloned().unwrap_or_else(|| ThreadInfo {
             pid,
             tid: pid,
             vpid: pid,
             vtid: pid,
             loginuid: -1,
-            container_id: "host".to_string(),
+            container_id: inherited_container,
             ..ThreadInfo::default()
         });
         if let Some(c) = p.container.take() {
             let c = container_info(c);
             info.container_id = c.id.clone();
             let c = Arc::new(c);
-            self.containers.insert(info.container_id.clone(), Arc::clone(&c));
+            self.containers
+                .insert(info.container_id.clone(), Arc::clone(&c));
         }
         apply_proc(&mut info, p);
         info.container = if info.container_id == "host" {
@@ -462,20 +491,24 @@ impl<R: BufRead> ReplayReader<R> {
     }
 
     fn build_event(&mut self, e: EventJson) -> Result<Event, RuntimeError> {
-        let event_type =
-            EventType::from_name(&e.event_type).ok_or_else(|| self.error(format!("unknown event type '{}'", e.event_type)))?;
+        let event_type = EventType::from_name(&e.event_type)
+            .ok_or_else(|| self.error(format!("unknown event type '{}'", e.event_type)))?;
         let mut event = Event::new(event_type);
         event.num = e.num.unwrap_or(self.next_num);
         self.next_num = event.num.saturating_add(1);
         event.ts = match (e.ts, &e.time) {
             (Some(ts), _) => ts,
-            (None, Some(t)) => parse_time(t).ok_or_else(|| self.error(format!("'time' is not RFC 3339: {t}")))?,
+            (None, Some(t)) => {
+                parse_time(t).ok_or_else(|| self.error(format!("'time' is not RFC 3339: {t}")))?
+            }
             (None, None) => 0,
         };
         event.direction = match e.dir.as_deref() {
             None | Some("<") => sealwatch_rules::event::Direction::Exit,
             Some(">") => sealwatch_rules::event::Direction::Enter,
-            Some(other) => return Err(self.error(format!("'dir' must be '<' or '>', not '{other}'"))),
+            Some(other) => {
+                return Err(self.error(format!("'dir' must be '<' or '>', not '{other}'")))
+            }
         };
         event.cpu = e.cpu.unwrap_or(0);
         event.args = match e.args {
@@ -490,12 +523,18 @@ impl<R: BufRead> ReplayReader<R> {
             event.source = source;
         }
         event.open_flags = match e.open {
-            Some(o) => OpenFlags { read: o.read, write: o.write, exec: o.exec, create: o.create },
+            Some(o) => OpenFlags {
+                read: o.read,
+                write: o.write,
+                exec: o.exec,
+                create: o.create,
+            },
             None => open_flags_from_args(&event),
         };
         let pid = e.pid.or_else(|| e.proc.as_ref().and_then(|p| p.pid));
         if let Some(p) = e.proc {
-            let pid = pid.ok_or_else(|| self.error("'proc' needs a 'pid' (or the event a 'pid')"))?;
+            let pid =
+                pid.ok_or_else(|| self.error("'proc' needs a 'pid' (or the event a 'pid')"))?;
             self.merge_proc(pid, p, 0)?;
         }
         if let Some(pid) = pid {
@@ -541,7 +580,8 @@ impl<R: BufRead> Iterator for ReplayReader<R> {
 }
 
 fn parse_time(text: &str) -> Option<u64> {
-    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     u64::try_from(t.unix_timestamp_nanos()).ok()
 }
 
@@ -558,7 +598,10 @@ fn parse_args(v: Value) -> Result<Vec<EventArg>, String> {
             .iter()
             .map(|p| match p.as_array().map(Vec::as_slice) {
                 Some([Value::String(name), value]) => scalar(value)
-                    .map(|value| EventArg { name: name.clone(), value })
+                    .map(|value| EventArg {
+                        name: name.clone(),
+                        value,
+                    })
                     .ok_or_else(|| format!("argument '{name}' must be a string, number or bool")),
                 _ => Err("'args' as an array must hold [name, value] pairs".to_string()),
             })
@@ -567,7 +610,10 @@ fn parse_args(v: Value) -> Result<Vec<EventArg>, String> {
             .iter()
             .map(|(name, value)| {
                 scalar(value)
-                    .map(|value| EventArg { name: name.clone(), value })
+                    .map(|value| EventArg {
+                        name: name.clone(),
+                        value,
+                    })
                     .ok_or_else(|| format!("argument '{name}' must be a string, number or bool"))
             })
             .collect(),
@@ -577,8 +623,13 @@ fn parse_args(v: Value) -> Result<Vec<EventArg>, String> {
 
 /// `evt.is_open_*` from the `flags` argument as libsinsp renders it (`O_RDWR|O_CREAT`).
 fn open_flags_from_args(event: &Event) -> OpenFlags {
-    let Some(flags) = event.arg("flags") else { return OpenFlags::default() };
-    if !matches!(event.event_type.name(), "open" | "openat" | "openat2" | "creat" | "open_by_handle_at") {
+    let Some(flags) = event.arg("flags") else {
+        return OpenFlags::default();
+    };
+    if !matches!(
+        event.event_type.name(),
+        "open" | "openat" | "openat2" | "creat" | "open_by_handle_at"
+    ) {
         return OpenFlags::default();
     }
     let has = |f: &str| flags.split('|').any(|x| x.trim() == f);
@@ -643,10 +694,18 @@ fn apply_proc(info: &mut ThreadInfo, p: ProcJson) {
         info.exepath = info.exe.clone();
     }
     if info.exe.is_empty() {
-        info.exe = if info.exepath.is_empty() { info.name.clone() } else { info.exepath.clone() };
+        info.exe = if info.exepath.is_empty() {
+            info.name.clone()
+        } else {
+            info.exepath.clone()
+        };
     }
     if info.name.is_empty() {
-        let from = if info.exepath.is_empty() { &info.exe } else { &info.exepath };
+        let from = if info.exepath.is_empty() {
+            &info.exe
+        } else {
+            &info.exepath
+        };
         // comm is at most 15 bytes in the kernel.
         info.name = basename(from).chars().take(15).collect();
     }
@@ -666,7 +725,12 @@ fn container_info(c: ContainerJson) -> ContainerInfo {
         .collect();
     let mounts_text = mounts
         .iter()
-        .map(|m| format!("{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rdwr, m.propagation))
+        .map(|m| {
+            format!(
+                "{}:{}:{}:{}:{}",
+                m.source, m.dest, m.mode, m.rdwr, m.propagation
+            )
+        })
         .collect::<Vec<_>>()
         .join(",");
     let (repo_from_image, tag_from_image) = match &c.image {
@@ -699,7 +763,10 @@ fn container_info(c: ContainerJson) -> ContainerInfo {
 fn split_image(image: &str) -> (String, String) {
     let without_digest = image.split('@').next().unwrap_or(image);
     let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
-    match without_digest.get(last_slash..).and_then(|tail| tail.rfind(':')) {
+    match without_digest
+        .get(last_slash..)
+        .and_then(|tail| tail.rfind(':'))
+    {
         Some(colon) => {
             let at = last_slash + colon;
             (
@@ -733,7 +800,9 @@ fn fd_info(f: FdJson) -> Result<FdInfo, String> {
         }
     };
     let fd_type = match (&f.fd_type, &tuple) {
-        (Some(name), _) => FdType::from_name(name).ok_or_else(|| format!("unknown fd type '{name}'"))?,
+        (Some(name), _) => {
+            FdType::from_name(name).ok_or_else(|| format!("unknown fd type '{name}'"))?
+        }
         (None, Some(t)) if t.server_ip.is_ipv6() => FdType::Ipv6Socket,
         (None, Some(_)) => FdType::Ipv4Socket,
         (None, None) => FdType::File,
@@ -745,7 +814,13 @@ fn fd_info(f: FdJson) -> Result<FdInfo, String> {
                 IpAddr::V4(v) => v.to_string(),
                 IpAddr::V6(v) => v.to_string(),
             };
-            format!("{}:{}->{}:{}", ip(t.client_ip), t.client_port, ip(t.server_ip), t.server_port)
+            format!(
+                "{}:{}->{}:{}",
+                ip(t.client_ip),
+                t.client_port,
+                ip(t.server_ip),
+                t.server_port
+            )
         }
         (None, None) => String::new(),
     };
@@ -786,10 +861,19 @@ mod tests {
         assert_eq!(events.len(), 4);
         let exec = &events[1];
         let thread = exec.thread.as_deref().expect("thread");
-        assert_eq!((thread.name.as_str(), thread.cmdline.as_str(), thread.tty), ("bash", "bash -i", 34816));
-        assert_eq!(thread.parent.as_deref().map(|p| p.name.as_str()), Some("containerd-shim"));
+        assert_eq!(
+            (thread.name.as_str(), thread.cmdline.as_str(), thread.tty),
+            ("bash", "bash -i", 34816)
+        );
+        assert_eq!(
+            thread.parent.as_deref().map(|p| p.name.as_str()),
+            Some("containerd-shim")
+        );
         let container = thread.container.as_deref().expect("container");
-        assert_eq!((container.name.as_str(), container.image_repository.as_str()), ("web", "docker.io/library/nginx"));
+        assert_eq!(
+            (container.name.as_str(), container.image_repository.as_str()),
+            ("web", "docker.io/library/nginx")
+        );
         assert_eq!(exec.hostname.as_deref(), Some("node-1"));
         // After procexit the process is gone: a later event of that pid has no thread.
         assert!(events[3].thread.is_none());
@@ -803,7 +887,10 @@ mod tests {
         let text = r#"{"type":"execve","pid":30,"proc":{"name":"sh","parent":{"pid":20,"name":"node","parent":{"pid":10,"name":"sshd"}}}}"#;
         let events = read_all(text).unwrap_or_else(|e| panic!("{e}"));
         let t = events[0].thread.as_deref().expect("thread");
-        let names: Vec<&str> = std::iter::once(t).chain(t.ancestors()).map(|a| a.name.as_str()).collect();
+        let names: Vec<&str> = std::iter::once(t)
+            .chain(t.ancestors())
+            .map(|a| a.name.as_str())
+            .collect();
         assert_eq!(names, vec!["sh", "node", "sshd"]);
         assert_eq!(t.container_id, "host");
     }
@@ -811,27 +898,54 @@ mod tests {
     #[test]
     fn bad_lines_name_file_and_line() {
         let check = |text: &str, line: u64, fragment: &str| match read_all(text) {
-            Err(RuntimeError::Replay { file, line: l, message }) => {
+            Err(RuntimeError::Replay {
+                file,
+                line: l,
+                message,
+            }) => {
                 assert_eq!((file.as_str(), l), ("t.jsonl", line), "{message}");
                 assert!(message.contains(fragment), "{message}");
             }
             other => panic!("{text}: expected a replay error, got {other:?}"),
         };
         check("{\"type\":\"execve\"}\n\n{not json", 3, "invalid JSON");
-        check("{\"type\":\"nosuchcall\"}", 1, "unknown event type 'nosuchcall'");
-        check("{\"type\":\"execve\",\"colour\":1}", 1, "unknown field `colour`");
-        check("{\"kind\":\"header\",\"format\":\"sealwatch-events\",\"version\":2}", 1, "version 2 is not supported");
+        check(
+            "{\"type\":\"nosuchcall\"}",
+            1,
+            "unknown event type 'nosuchcall'",
+        );
+        check(
+            "{\"type\":\"execve\",\"colour\":1}",
+            1,
+            "unknown field `colour`",
+        );
+        check(
+            "{\"kind\":\"header\",\"format\":\"sealwatch-events\",\"version\":2}",
+            1,
+            "version 2 is not supported",
+        );
         check("{\"type\":\"open\"}\n{\"kind\":\"header\",\"format\":\"sealwatch-events\",\"version\":1}", 2, "first line");
         check("{\"kind\":\"blob\"}", 1, "unknown line kind");
-        check("{\"type\":\"execve\",\"args\":[[\"a\"]]}", 1, "[name, value] pairs");
-        let long = format!("{{\"type\":\"open\",\"args\":{{\"x\":\"{}\"}}}}", "a".repeat(MAX_LINE_BYTES));
+        check(
+            "{\"type\":\"execve\",\"args\":[[\"a\"]]}",
+            1,
+            "[name, value] pairs",
+        );
+        let long = format!(
+            "{{\"type\":\"open\",\"args\":{{\"x\":\"{}\"}}}}",
+            "a".repeat(MAX_LINE_BYTES)
+        );
         check(&long, 1, "line longer than");
     }
 
     #[test]
     fn images_split_into_repository_and_tag() {
         let check = |image: &str, repo: &str, tag: &str| {
-            assert_eq!(split_image(image), (repo.to_string(), tag.to_string()), "{image}");
+            assert_eq!(
+                split_image(image),
+                (repo.to_string(), tag.to_string()),
+                "{image}"
+            );
         };
         check("nginx", "nginx", "");
         check("registry:5000/team/app:v2", "registry:5000/team/app", "v2");

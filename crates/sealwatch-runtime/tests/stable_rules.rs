@@ -17,7 +17,9 @@ const UNTRIGGERABLE: &[(&str, &str)] = &[(
 )];
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 /// `Terminal shell in container` → `terminal_shell_in_container`.
@@ -36,8 +38,14 @@ fn slug(rule: &str) -> String {
 fn stable() -> Option<(Ruleset, Vec<Diagnostic>)> {
     let path = sealwatch_test::require_shared("conformance/falco/rules/falco_rules.yaml")?;
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let selection = Selection { match_all: true, ..Selection::default() };
-    Some(load_and_compile([("falco_rules.yaml", bytes.as_slice())], &selection))
+    let selection = Selection {
+        match_all: true,
+        ..Selection::default()
+    };
+    Some(load_and_compile(
+        [("falco_rules.yaml", bytes.as_slice())],
+        &selection,
+    ))
 }
 
 fn replay(ruleset: &Ruleset, path: &Path) -> Vec<Alert> {
@@ -45,14 +53,18 @@ fn replay(ruleset: &Ruleset, path: &Path) -> Vec<Alert> {
     let mut reader = ReplayReader::new(path.display().to_string(), std::io::BufReader::new(file));
     let mut alerts = Vec::new();
     while let Some(event) = reader.next_event().unwrap_or_else(|e| panic!("{e}")) {
-        ruleset.matching(&event, |rule| alerts.push(ruleset.alert(rule, &event, "test-host")));
+        ruleset.matching(&event, |rule| {
+            alerts.push(ruleset.alert(rule, &event, "test-host"))
+        });
     }
     alerts
 }
 
 #[test]
 fn every_stable_rule_fires_on_its_trigger() {
-    let Some((ruleset, diags)) = stable() else { return };
+    let Some((ruleset, diags)) = stable() else {
+        return;
+    };
     assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
     assert_eq!(ruleset.rules().len(), 25);
     let mut failures = Vec::new();
@@ -74,7 +86,12 @@ fn every_stable_rule_fires_on_its_trigger() {
                 // The alert is Falco's: its priority and the rule's output with fields filled in.
                 assert_eq!(alert.priority, rule.priority);
                 let json = alert.to_json();
-                assert!(json["output_fields"].as_object().is_some_and(|o| !o.is_empty()), "{json}");
+                assert!(
+                    json["output_fields"]
+                        .as_object()
+                        .is_some_and(|o| !o.is_empty()),
+                    "{json}"
+                );
             }
             None => failures.push(format!(
                 "{}: did not fire on {} (fired: {:?})",
@@ -92,7 +109,10 @@ fn every_stable_rule_fires_on_its_trigger() {
 fn untriggerable_rules_exist_in_the_file() {
     let Some((ruleset, _)) = stable() else { return };
     for (name, _) in UNTRIGGERABLE {
-        assert!(ruleset.rules().iter().any(|r| r.name == *name), "{name} is not in the stable file any more");
+        assert!(
+            ruleset.rules().iter().any(|r| r.name == *name),
+            "{name} is not in the stable file any more"
+        );
     }
 }
 
@@ -111,7 +131,15 @@ fn trigger_files_are_not_orphans() {
     let dir = data("stable");
     for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
         let path = entry.map(|e| e.path()).unwrap_or_default();
-        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-        assert!(names.contains(&stem), "{} triggers no stable rule", path.display());
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            names.contains(&stem),
+            "{} triggers no stable rule",
+            path.display()
+        );
     }
 }

@@ -189,6 +189,111 @@ pub fn canonical_repository(reference: &str) -> String {
 mod tests {
     use super::*;
 
+    use crate::dsse::{predicate_type, Subject};
+    use crate::keys::{KeyType, PrivateKey};
+
+    fn key() -> PrivateKey {
+        PrivateKey::generate(KeyType::EcdsaP256, &mut rand_core::OsRng).expect("key")
+    }
+
+    #[test]
+    fn simple_signing_signature_and_claims() {
+        let key = key();
+        let image = Digest::sha256_of(b"manifest");
+        let payload = SimpleSigningPayload::new("index.docker.io/library/alpine", &image).to_json();
+        let annotation = BASE64.encode(key.sign(&payload).expect("signs"));
+
+        let verified = verify_signature_annotation(&key.public_key(), &payload, &annotation)
+            .expect("verifies");
+        assert_eq!(verified.payload(), payload.as_slice());
+        let claims = verified
+            .check_image(&image, Some("alpine:3.20"))
+            .expect("claims hold");
+        assert_eq!(claims.manifest_digest, image.to_string());
+
+        let other_image = Digest::sha256_of(b"other manifest");
+        assert!(matches!(
+            verified.check_image(&other_image, None),
+            Err(Error::DigestMismatch { .. })
+        ));
+        assert!(matches!(
+            verified.check_image(&image, Some("ghcr.io/someone/alpine")),
+            Err(Error::ReferenceMismatch { .. })
+        ));
+
+        // Tampering: one byte of the payload, a signature from another key, a non-base64 annotation.
+        let mut tampered = payload.clone();
+        tampered[10] ^= 1;
+        assert!(matches!(
+            verify_signature_annotation(&key.public_key(), &tampered, &annotation),
+            Err(Error::SignatureMismatch {
+                what: "payload",
+                ..
+            })
+        ));
+        let other_key = self::key();
+        assert!(matches!(
+            verify_signature_annotation(&other_key.public_key(), &payload, &annotation),
+            Err(Error::SignatureMismatch { .. })
+        ));
+        assert!(matches!(
+            verify_signature_annotation(&key.public_key(), &payload, "not base64!"),
+            Err(Error::MalformedSignature { .. })
+        ));
+    }
+
+    #[test]
+    fn dsse_attestation_verification() {
+        let key = key();
+        let image = Digest::sha256_of(b"manifest");
+        let statement = Statement::new(
+            Subject::new("registry.example/app", &image),
+            predicate_type::VULN,
+            serde_json::json!({"scanner": {"uri": "pkg:github/example/sealwatch"}}),
+        );
+        let envelope =
+            Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement.to_json(), &key).expect("signs");
+        let parsed = Envelope::from_json(&envelope.to_json()).expect("round trip");
+
+        let verified = verify_envelope(&key.public_key(), &parsed).expect("verifies");
+        assert_eq!(
+            verified.check_statement(&image).expect("subject matches"),
+            statement
+        );
+        assert!(matches!(
+            verified.check_statement(&Digest::sha256_of(b"x")),
+            Err(Error::SubjectMismatch { .. })
+        ));
+
+        // The signature covers the PAE: changing the payload type or one payload byte breaks it.
+        let mut retyped = parsed.clone();
+        retyped.payload_type = "application/json".to_string();
+        assert!(matches!(
+            verify_envelope(&key.public_key(), &retyped),
+            Err(Error::NoValidEnvelopeSignature { count: 1, .. })
+        ));
+        let mut tampered = parsed.clone();
+        tampered.payload[0] ^= 1;
+        assert!(verify_envelope(&key.public_key(), &tampered).is_err());
+        let mut unsigned = parsed.clone();
+        unsigned.signatures.clear();
+        assert!(matches!(
+            verify_envelope(&key.public_key(), &unsigned),
+            Err(Error::NoValidEnvelopeSignature {
+                count: 0,
+                last: None
+            })
+        ));
+
+        // A verified envelope with another payload type is not read as a statement.
+        let other = Envelope::sign("application/json", b"{}".to_vec(), &key).expect("signs");
+        let verified = verify_envelope(&key.public_key(), &other).expect("verifies");
+        assert!(matches!(
+            verified.check_statement(&image),
+            Err(Error::WrongEnvelopePayloadType { .. })
+        ));
+    }
+
     #[test]
     fn canonical_repositories() {
         let check =

@@ -6,7 +6,9 @@
 //! `limit` events bound the range from above (`*` is infinity, none means `*`). `introduced:
 //! "0"` sorts before every version. `GIT` ranges are skipped: they name commits, and an
 //! installed package carries no commit to place on them (OSV.dev expands them into
-//! `versions[]` for exactly this reason). A version listed in `versions[]` is affected.
+//! `versions[]` for exactly this reason). A version listed in `versions[]` is affected; the
+//! schema's `v == version` is read as equality under the ecosystem's ordering (PyPI `1.0` is
+//! `1.0.0`), falling back to string equality for strings that cannot be ordered.
 
 use std::cmp::Ordering;
 

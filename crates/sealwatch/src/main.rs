@@ -24,6 +24,12 @@ enum Command {
     /// Show what an image is made of: manifest, layers, config, OS, shells, package managers, setuid and
     /// world-writable files, whether it runs as root.
     Inspect(cmd::inspect::InspectArgs),
+    /// List every package in an image as CycloneDX 1.6, SPDX 2.3, sealwatch JSON or a table.
+    Sbom(cmd::sbom::SbomArgs),
+    /// Scan an image for known vulnerabilities; `--exit-code` makes it a build gate.
+    Scan(cmd::scan::ScanArgs),
+    /// Manage the vulnerability database (import, status).
+    Db(cmd::db::DbArgs),
     /// Generate a cosign-compatible key pair (cosign.key / cosign.pub).
     Keygen(cmd::keygen::KeygenArgs),
     /// Verify a Sigstore bundle or a key signature for a file or sha256 digest, offline.
@@ -38,6 +44,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<u8> = match cli.command {
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Sbom(args) => cmd::sbom::run(args),
+        Command::Scan(args) => cmd::scan::run(args),
+        Command::Db(args) => cmd::db::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::VerifyBlob(args) => cmd::verify_blob::run(args),
         Command::Rules(args) => cmd::rules::run(args),

@@ -28,18 +28,40 @@ fn stderr(output: &Output) -> String {
 /// The private key file read as cosign would: PEM label, then the JSON envelope with plain serde_json.
 fn assert_cosign_envelope(pem: &str) {
     let mut lines = pem.lines();
-    assert_eq!(lines.next(), Some("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+    assert_eq!(
+        lines.next(),
+        Some("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+    );
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    assert!(pem.lines().all(|l| l.len() <= 64), "PEM lines are wrapped at 64 like Go's encoder");
-    assert!(pem.trim_end().ends_with("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----"));
-    let json_bytes = base64::engine::general_purpose::STANDARD.decode(body).expect("base64 body");
+    assert!(
+        pem.lines().all(|l| l.len() <= 64),
+        "PEM lines are wrapped at 64 like Go's encoder"
+    );
+    assert!(pem
+        .trim_end()
+        .ends_with("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----"));
+    let json_bytes = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("base64 body");
     let json: serde_json::Value = serde_json::from_slice(&json_bytes).expect("JSON envelope");
     assert_eq!(json["kdf"]["name"], "scrypt");
-    assert_eq!(json["kdf"]["params"], serde_json::json!({"N": 65536, "r": 8, "p": 1}));
+    assert_eq!(
+        json["kdf"]["params"],
+        serde_json::json!({"N": 65536, "r": 8, "p": 1})
+    );
     assert_eq!(json["cipher"]["name"], "nacl/secretbox");
-    for field in [&json["kdf"]["salt"], &json["cipher"]["nonce"], &json["ciphertext"]] {
+    for field in [
+        &json["kdf"]["salt"],
+        &json["cipher"]["nonce"],
+        &json["ciphertext"],
+    ] {
         let text = field.as_str().expect("base64 string field");
-        assert!(base64::engine::general_purpose::STANDARD.decode(text).is_ok(), "{text}");
+        assert!(
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .is_ok(),
+            "{text}"
+        );
     }
 }
 
@@ -58,22 +80,37 @@ fn keygen_writes_cosign_key_pairs_of_each_type() {
         }
         let output = sealwatch(&args, dir.path(), &[("COSIGN_PASSWORD", "hunter2")]);
         assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-        assert!(!stderr(&output).contains("hunter2"), "the password is never printed");
+        assert!(
+            !stderr(&output).contains("hunter2"),
+            "the password is never printed"
+        );
 
-        let private_pem = std::fs::read_to_string(dir.path().join("cosign.key")).expect("cosign.key");
-        let public_pem = std::fs::read_to_string(dir.path().join("cosign.pub")).expect("cosign.pub");
+        let private_pem =
+            std::fs::read_to_string(dir.path().join("cosign.key")).expect("cosign.key");
+        let public_pem =
+            std::fs::read_to_string(dir.path().join("cosign.pub")).expect("cosign.pub");
         assert_cosign_envelope(&private_pem);
         assert!(public_pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
 
-        let key = PrivateKey::from_pem(&private_pem, b"hunter2").expect("decrypts with the password");
+        let key =
+            PrivateKey::from_pem(&private_pem, b"hunter2").expect("decrypts with the password");
         assert_eq!(key.key_type().to_string(), expect);
-        assert_eq!(key.public_key(), PublicKey::from_pem(&public_pem).expect("public key"));
-        assert!(matches!(PrivateKey::from_pem(&private_pem, b"hunter3"), Err(sealwatch_trust::Error::WrongPassword)));
+        assert_eq!(
+            key.public_key(),
+            PublicKey::from_pem(&public_pem).expect("public key")
+        );
+        assert!(matches!(
+            PrivateKey::from_pem(&private_pem, b"hunter3"),
+            Err(sealwatch_trust::Error::WrongPassword)
+        ));
 
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join("cosign.key")).expect("meta").permissions().mode();
+            let mode = std::fs::metadata(dir.path().join("cosign.key"))
+                .expect("meta")
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o077, 0, "private key is readable by its owner only");
         }
         // Only the two key files: no temporary file left behind.
@@ -88,7 +125,10 @@ fn keygen_prefix_and_sealwatch_password() {
     let output = sealwatch(
         &["keygen", "--output-key-prefix", "keys/release"],
         dir.path(),
-        &[("SEALWATCH_PASSWORD", "from-sealwatch"), ("COSIGN_PASSWORD", "from-cosign")],
+        &[
+            ("SEALWATCH_PASSWORD", "from-sealwatch"),
+            ("COSIGN_PASSWORD", "from-cosign"),
+        ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let pem = std::fs::read_to_string(dir.path().join("keys/release.key")).expect("release.key");
@@ -101,18 +141,32 @@ fn keygen_prefix_and_sealwatch_password() {
 fn keygen_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("COSIGN_PASSWORD", "")];
-    assert_eq!(sealwatch(&["keygen"], dir.path(), &env).status.code(), Some(0));
+    assert_eq!(
+        sealwatch(&["keygen"], dir.path(), &env).status.code(),
+        Some(0)
+    );
     let before = std::fs::read(dir.path().join("cosign.key")).expect("key");
 
     let output = sealwatch(&["keygen"], dir.path(), &env);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("refusing to overwrite"), "{}", stderr(&output));
-    assert_eq!(std::fs::read(dir.path().join("cosign.key")).expect("key"), before, "key untouched");
+    assert!(
+        stderr(&output).contains("refusing to overwrite"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("cosign.key")).expect("key"),
+        before,
+        "key untouched"
+    );
 
     // Only the public key exists: still refused, and no private key is written.
     let dir2 = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir2.path().join("cosign.pub"), "keep me").expect("write");
-    assert_eq!(sealwatch(&["keygen"], dir2.path(), &env).status.code(), Some(2));
+    assert_eq!(
+        sealwatch(&["keygen"], dir2.path(), &env).status.code(),
+        Some(2)
+    );
     assert!(!dir2.path().join("cosign.key").exists());
 
     let output = sealwatch(&["keygen", "--force"], dir.path(), &env);
@@ -132,23 +186,43 @@ fn keygen_without_password_source_fails_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = sealwatch(&["keygen"], dir.path(), &[]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0, "nothing written");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("dir").count(),
+        0,
+        "nothing written"
+    );
 }
 
 #[test]
 fn verify_blob_with_key_and_raw_signature() {
     let dir = tempfile::tempdir().expect("tempdir");
     let env = [("COSIGN_PASSWORD", "pw")];
-    assert_eq!(sealwatch(&["keygen"], dir.path(), &env).status.code(), Some(0));
-    let key = PrivateKey::from_pem(&std::fs::read_to_string(dir.path().join("cosign.key")).expect("key"), b"pw")
-        .expect("decrypts");
+    assert_eq!(
+        sealwatch(&["keygen"], dir.path(), &env).status.code(),
+        Some(0)
+    );
+    let key = PrivateKey::from_pem(
+        &std::fs::read_to_string(dir.path().join("cosign.key")).expect("key"),
+        b"pw",
+    )
+    .expect("decrypts");
 
     let artifact = b"release tarball bytes";
     std::fs::write(dir.path().join("artifact"), artifact).expect("write");
     let signature = key.sign(artifact).expect("signs");
-    std::fs::write(dir.path().join("artifact.sig"), base64::engine::general_purpose::STANDARD.encode(&signature))
-        .expect("write");
-    let args = ["verify-blob", "--key", "cosign.pub", "--signature", "artifact.sig", "artifact"];
+    std::fs::write(
+        dir.path().join("artifact.sig"),
+        base64::engine::general_purpose::STANDARD.encode(&signature),
+    )
+    .expect("write");
+    let args = [
+        "verify-blob",
+        "--key",
+        "cosign.pub",
+        "--signature",
+        "artifact.sig",
+        "artifact",
+    ];
 
     let output = sealwatch(&args, dir.path(), &[]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
@@ -158,7 +232,11 @@ fn verify_blob_with_key_and_raw_signature() {
     std::fs::write(dir.path().join("artifact"), b"release tarball bytez").expect("write");
     let output = sealwatch(&args, dir.path(), &[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(stderr(&output).contains("does not verify over the payload"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not verify over the payload"),
+        "{}",
+        stderr(&output)
+    );
 
     // A signature file in raw binary form is accepted too.
     std::fs::write(dir.path().join("artifact"), artifact).expect("write");
@@ -166,8 +244,11 @@ fn verify_blob_with_key_and_raw_signature() {
     assert_eq!(sealwatch(&args, dir.path(), &[]).status.code(), Some(0));
 
     // A malformed public key is a usage error, not "not verified".
-    std::fs::write(dir.path().join("cosign.pub"), "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
-        .expect("write");
+    std::fs::write(
+        dir.path().join("cosign.pub"),
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .expect("write");
     let output = sealwatch(&args, dir.path(), &[]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
 }

@@ -13,8 +13,21 @@ pub fn has_section_headers(file: &[u8]) -> bool {
     }
 }
 
-/// The bytes of section `name`, or `None` if the file is not ELF, has no such section, or is truncated.
-pub fn section<'a>(file: &'a [u8], name: &str) -> Option<&'a [u8]> {
+/// One section header.
+#[derive(Debug, Clone, Copy)]
+struct Section {
+    name: u32,
+    kind: u32,
+    addr: u64,
+    offset: usize,
+    size: usize,
+}
+
+/// `SHT_NOBITS`: occupies no space in the file (`.bss`).
+const SHT_NOBITS: u32 = 8;
+
+/// The section headers and the section-name string table, or `None` if the file is not a readable ELF.
+fn sections(file: &[u8]) -> Option<(Vec<Section>, &[u8])> {
     if file.get(..4)? != b"\x7fELF" {
         return None;
     }
@@ -40,33 +53,57 @@ pub fn section<'a>(file: &'a [u8], name: &str) -> Option<&'a [u8]> {
         )
     };
     let shoff = usize::try_from(shoff).ok()?;
-    let header = |i: usize| -> Option<(u32, usize, usize)> {
+    let header = |i: usize| -> Option<Section> {
         let at = shoff.checked_add(i.checked_mul(usize::from(shentsize))?)?;
-        if is64 {
-            Some((
-                rd.u32(at)?,
-                usize::try_from(rd.u64(at + 0x18)?).ok()?,
-                usize::try_from(rd.u64(at + 0x20)?).ok()?,
-            ))
+        Some(if is64 {
+            Section {
+                name: rd.u32(at)?,
+                kind: rd.u32(at + 4)?,
+                addr: rd.u64(at + 0x10)?,
+                offset: usize::try_from(rd.u64(at + 0x18)?).ok()?,
+                size: usize::try_from(rd.u64(at + 0x20)?).ok()?,
+            }
         } else {
-            Some((
-                rd.u32(at)?,
-                rd.u32(at + 0x10)? as usize,
-                rd.u32(at + 0x14)? as usize,
-            ))
-        }
+            Section {
+                name: rd.u32(at)?,
+                kind: rd.u32(at + 4)?,
+                addr: u64::from(rd.u32(at + 0x0c)?),
+                offset: rd.u32(at + 0x10)? as usize,
+                size: rd.u32(at + 0x14)? as usize,
+            }
+        })
     };
-    let (_, strtab_off, strtab_size) = header(usize::from(shstrndx))?;
-    let strtab = file.get(strtab_off..strtab_off.checked_add(strtab_size)?)?;
-    for i in 0..usize::from(shnum) {
-        let (name_off, offset, size) = header(i)?;
-        let rest = strtab.get(name_off as usize..)?;
-        let end = rest.iter().position(|b| *b == 0)?;
-        if rest.get(..end)? == name.as_bytes() {
-            return file.get(offset..offset.checked_add(size)?);
-        }
+    let headers: Vec<Section> = (0..usize::from(shnum)).map_while(header).collect();
+    let strtab = headers.get(usize::from(shstrndx))?;
+    let strtab = file.get(strtab.offset..strtab.offset.checked_add(strtab.size)?)?;
+    Some((headers, strtab))
+}
+
+/// The bytes of section `name`, or `None` if the file is not ELF, has no such section, or is truncated.
+pub fn section<'a>(file: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let (headers, strtab) = sections(file)?;
+    let found = headers.iter().find(|h| {
+        strtab
+            .get(h.name as usize..)
+            .and_then(|rest| rest.get(..rest.iter().position(|b| *b == 0)?))
+            == Some(name.as_bytes())
+    })?;
+    file.get(found.offset..found.offset.checked_add(found.size)?)
+}
+
+/// `len` bytes at virtual address `addr`, found through the section that maps it.
+pub fn read_vaddr(file: &[u8], addr: u64, len: usize) -> Option<&[u8]> {
+    let (headers, _) = sections(file)?;
+    let section = headers
+        .iter()
+        .filter(|h| h.kind != SHT_NOBITS && h.addr != 0)
+        .find(|h| addr >= h.addr && addr - h.addr < h.size as u64)?;
+    let within = usize::try_from(addr - section.addr).ok()?;
+    if within.checked_add(len)? > section.size {
+        return None;
     }
-    None
+    let start = section.offset.checked_add(within)?;
+    file.get(start..start.checked_add(len)?)
 }
 
 struct Reader<'a> {
@@ -108,6 +145,9 @@ impl Reader<'_> {
 pub(crate) mod tests {
     use super::*;
 
+    /// Virtual address of file offset 0 in files made by [`build_elf`].
+    pub(crate) const TEST_BASE: u64 = 0x40_0000;
+
     /// A minimal little-endian ELF64 file with the given sections (for tests of the binary analyzers).
     pub(crate) fn build_elf(sections: &[(&str, &[u8])]) -> Vec<u8> {
         let mut strtab = vec![0u8];
@@ -135,6 +175,7 @@ pub(crate) mod tests {
         for (i, (off, size)) in placed.iter().enumerate() {
             let mut h = vec![0u8; 64];
             h[..4].copy_from_slice(&names[i].to_le_bytes());
+            h[0x10..0x18].copy_from_slice(&(*off as u64 + TEST_BASE).to_le_bytes());
             h[0x18..0x20].copy_from_slice(&(*off as u64).to_le_bytes());
             h[0x20..0x28].copy_from_slice(&(*size as u64).to_le_bytes());
             headers.extend(h);
@@ -164,6 +205,17 @@ pub(crate) mod tests {
         }
         assert_eq!(section(b"MZ\x90\x00", ".a"), None);
         assert!(has_section_headers(&elf));
+        let hello = elf.windows(5).position(|w| w == b"hello").expect("placed") as u64;
+        assert_eq!(
+            read_vaddr(&elf, TEST_BASE + hello + 1, 4),
+            Some(&b"ello"[..])
+        );
+        assert_eq!(
+            read_vaddr(&elf, TEST_BASE + hello + 1, 5),
+            None,
+            "runs past the section"
+        );
+        assert_eq!(read_vaddr(&elf, 0x10, 1), None);
         assert!(!has_section_headers(&elf[..0x30]));
     }
 }

@@ -4,8 +4,9 @@
 //! Format (Go `debug/buildinfo`): a 32-byte header starting `\xff Go buildinf:`, pointer size at byte 14,
 //! flags at 15. Since Go 1.18 (flag bit 2) the Go version and the module info follow the header as two
 //! uvarint-length-prefixed strings. The module info is tab-separated lines (`path`, `mod`, `dep`, `=>`
-//! for a replacement of the line before, `build`), wrapped in 16-byte sentinels. Older binaries store
-//! pointers into the data segment instead; they are reported as unsupported.
+//! for a replacement of the line before, `build`), wrapped in 16-byte sentinels. Older binaries store, at
+//! byte 16, the addresses of two Go string headers instead; those are followed through the ELF
+//! section table.
 
 use crate::{Diagnostic, Location, Package, PackageKind};
 
@@ -28,29 +29,17 @@ pub fn parse(location: &Location, bytes: &[u8], diagnostics: &mut Vec<Diagnostic
         return Vec::new();
     }
     let flags = info.get(15).copied().unwrap_or(0);
-    if flags & FLAG_INLINE == 0 {
-        diagnostics.push(Diagnostic::new(
-            &location.path,
-            None,
-            "Go build info from before Go 1.18 (pointer format) is not supported",
-        ));
-        return Vec::new();
-    }
-    let Some((go_version, at)) = info.get(32..).and_then(|rest| read_string(rest)) else {
-        diagnostics.push(Diagnostic::new(
-            &location.path,
-            None,
-            "truncated Go build info",
-        ));
-        return Vec::new();
+    let strings = if flags & FLAG_INLINE != 0 {
+        inline_strings(info)
+    } else {
+        pointer_strings(bytes, info)
     };
-    let Some((modinfo, _)) = info.get(32 + at..).and_then(|rest| read_string(rest)) else {
-        diagnostics.push(Diagnostic::new(
-            &location.path,
-            None,
-            "truncated Go module info",
-        ));
-        return Vec::new();
+    let (go_version, modinfo) = match strings {
+        Ok(found) => found,
+        Err(reason) => {
+            diagnostics.push(Diagnostic::new(&location.path, None, reason));
+            return Vec::new();
+        }
     };
     let modinfo = strip_sentinels(modinfo);
     let mut packages = Vec::new();
@@ -105,6 +94,53 @@ fn find_magic(bytes: &[u8]) -> Option<&[u8]> {
         .step_by(16)
         .find(|at| bytes.get(*at..at + MAGIC.len()) == Some(MAGIC))
         .and_then(|at| bytes.get(at..))
+}
+
+/// Go 1.18+: both strings follow the 32-byte header.
+fn inline_strings(info: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
+    let (go_version, at) = info
+        .get(32..)
+        .and_then(read_string)
+        .ok_or("truncated Go build info")?;
+    let (modinfo, _) = info
+        .get(32 + at..)
+        .and_then(read_string)
+        .ok_or("truncated Go module info")?;
+    Ok((go_version, modinfo))
+}
+
+/// Before Go 1.18: at 16 and 16+ptrSize, addresses of two Go string headers (data pointer, length),
+/// `runtime.buildVersion` and `runtime.modinfo`, to be read through the sections that map them.
+fn pointer_strings<'a>(file: &'a [u8], info: &[u8]) -> Result<(&'a [u8], &'a [u8]), &'static str> {
+    let ptr_size = usize::from(info.get(14).copied().unwrap_or(0));
+    let big_endian = info.get(15).copied().unwrap_or(0) & 1 != 0;
+    let read_ptr = |b: &[u8]| -> Option<u64> {
+        Some(match (ptr_size, big_endian) {
+            (4, false) => u64::from(u32::from_le_bytes(b.get(..4)?.try_into().ok()?)),
+            (4, true) => u64::from(u32::from_be_bytes(b.get(..4)?.try_into().ok()?)),
+            (8, false) => u64::from_le_bytes(b.get(..8)?.try_into().ok()?),
+            (8, true) => u64::from_be_bytes(b.get(..8)?.try_into().ok()?),
+            _ => return None,
+        })
+    };
+    let string_at = |header_addr: u64| -> Option<&'a [u8]> {
+        let header = super::elf::read_vaddr(file, header_addr, 2 * ptr_size)?;
+        let data = read_ptr(header)?;
+        let len = usize::try_from(read_ptr(header.get(ptr_size..)?)?).ok()?;
+        super::elf::read_vaddr(file, data, len)
+    };
+    let version_addr = info
+        .get(16..)
+        .and_then(read_ptr)
+        .ok_or("truncated Go build info")?;
+    let modinfo_addr = info
+        .get(16 + ptr_size..)
+        .and_then(read_ptr)
+        .ok_or("truncated Go build info")?;
+    let version = string_at(version_addr).ok_or("Go version string not found in the binary")?;
+    // A binary built without module support has an empty modinfo string.
+    let modinfo = string_at(modinfo_addr).unwrap_or_default();
+    Ok((version, modinfo))
 }
 
 /// A uvarint length followed by that many bytes; returns the bytes and the total consumed.
@@ -190,6 +226,50 @@ mod tests {
         for cut in 0..elf.len() {
             let _ = parse(&loc, &elf[..cut], &mut d);
         }
+    }
+
+    #[test]
+    fn reads_pre_1_18_pointer_build_info() {
+        use super::super::elf::tests::{build_elf, TEST_BASE};
+        let modinfo = format!(
+            "{}path\tex.com/app\ndep\tgithub.com/a/b\tv1.0.0\th1:x=\n{}",
+            "0".repeat(16),
+            "1".repeat(16)
+        );
+        // Layout of the data section: version header, modinfo header, then the string bytes.
+        // Its file offset is 64 (right after the ELF header), so its address is TEST_BASE + 64.
+        let data_addr = TEST_BASE + 64;
+        let version = b"go1.16.15";
+        let mut data = Vec::new();
+        let strings_at = data_addr + 32;
+        data.extend_from_slice(&strings_at.to_le_bytes());
+        data.extend_from_slice(&(version.len() as u64).to_le_bytes());
+        data.extend_from_slice(&(strings_at + version.len() as u64).to_le_bytes());
+        data.extend_from_slice(&(modinfo.len() as u64).to_le_bytes());
+        data.extend_from_slice(version);
+        data.extend_from_slice(modinfo.as_bytes());
+        let mut info = MAGIC.to_vec();
+        info.extend_from_slice(&[8, 0]);
+        info.extend_from_slice(&data_addr.to_le_bytes());
+        info.extend_from_slice(&(data_addr + 16).to_le_bytes());
+        let elf = build_elf(&[(".data", &data), (".go.buildinfo", &info)]);
+        let loc = Location {
+            path: "usr/bin/old".into(),
+            layer: None,
+        };
+        let mut d = Vec::new();
+        let got: Vec<String> = parse(&loc, &elf, &mut d)
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.version))
+            .collect();
+        assert_eq!(got, ["stdlib@v1.16.15", "github.com/a/b@v1.0.0"]);
+        assert!(d.is_empty(), "{d:?}");
+        // Pointers to nowhere: a diagnostic, no panic.
+        let mut broken = info.clone();
+        broken[16] ^= 0xff;
+        let elf = build_elf(&[(".data", &data), (".go.buildinfo", &broken)]);
+        assert!(parse(&loc, &elf, &mut d).is_empty());
+        assert_eq!(d.len(), 1);
     }
 
     /// `/usr/bin/docker-registry` (Debian package) is a real Go binary, when installed.

@@ -21,6 +21,7 @@ pub fn patterns() -> Vec<PathPattern> {
     [
         "**/*.dist-info/METADATA",
         "**/*.egg-info/PKG-INFO",
+        "**/*.egg-info",
         "**/node_modules/**/package.json",
         "**/Cargo.lock",
         "**/*.jar",
@@ -44,6 +45,8 @@ fn dispatch(path: &str, mode: u32, bytes: &[u8]) -> Option<Analyzer> {
     Some(
         if file == "METADATA" && parent.ends_with(".dist-info")
             || file == "PKG-INFO" && parent.ends_with(".egg-info")
+        // distutils installs write the metadata as a single `<name>-<version>.egg-info` file.
+        || file.ends_with(".egg-info")
         {
             Analyzer::Python
         } else if file == "package.json" && is_npm_package_root(path) {

@@ -3,7 +3,7 @@
 use base64::Engine as _;
 
 use super::glob::fnmatch;
-use super::{CheckNode, Const, Lhs, Node, Rhs};
+use super::{CheckNode, Const, Lhs, Node, Part, Rhs};
 use crate::condition::{CmpOp, Modifier, Transformer};
 use crate::event::Event;
 use crate::fields::{self, FieldValue};
@@ -26,6 +26,27 @@ fn lhs_any<'e>(lhs: &Lhs, e: &'e Event, visit: &mut dyn FnMut(FieldValue<'e>) ->
         Lhs::Custom(c) => (c.extract)(e).is_some_and(visit),
         Lhs::Transform(t, inner) => {
             lhs_any(inner, e, &mut |v| transform(*t, v).is_some_and(&mut *visit))
+        }
+        Lhs::Joined { sep, parts } => {
+            let mut out = String::new();
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(sep);
+                }
+                match part {
+                    Part::Literal(text) => out.push_str(text),
+                    Part::Value(lhs) => {
+                        let found = lhs_any(lhs, e, &mut |v| {
+                            out.push_str(&v.to_string());
+                            true
+                        });
+                        if !found {
+                            return false;
+                        }
+                    }
+                }
+            }
+            visit(FieldValue::Owned(out))
         }
     }
 }
@@ -73,39 +94,44 @@ fn count_matches(m: Modifier, total: usize, matched: usize) -> bool {
 }
 
 fn check(c: &CheckNode, e: &Event) -> bool {
-    let op = c.op;
-    match &c.rhs {
-        Rhs::None => lhs_any(&c.left, e, &mut |_| true),
-        Rhs::Values(consts) => match c.modifier {
-            None => lhs_any(&c.left, e, &mut |v| {
-                consts.iter().any(|k| cmp_const(op, &v, k))
-            }),
-            Some(m) => lhs_any(&c.left, e, &mut |v| {
-                let n = consts.iter().filter(|k| cmp_const(op, &v, k)).count();
-                count_matches(m, consts.len(), n)
-            }),
-        },
-        Rhs::StrSet(set) => lhs_any(&c.left, e, &mut |v| v.as_str().is_some_and(|s| set.contains(s))),
-        Rhs::Lowered(needle) => lhs_any(&c.left, e, &mut |v| {
-            v.as_str()
-                .is_some_and(|s| icontains(s.as_bytes(), needle.as_bytes()))
-        }),
-        Rhs::Regex(re) => lhs_any(&c.left, e, &mut |v| v.as_str().is_some_and(|s| re.is_match(s))),
-        Rhs::Regexes(res) => {
-            let m = c.modifier.unwrap_or(Modifier::AnyOf);
-            lhs_any(&c.left, e, &mut |v| {
-                let Some(s) = v.as_str() else { return false };
-                let n = res.iter().filter(|re| re.is_match(s)).count();
-                count_matches(m, res.len(), n)
-            })
+    match (&c.left, &c.rhs) {
+        (_, Rhs::None) => lhs_any(&c.left, e, &mut |_| true),
+        // Most checks read one plain value: no visitor needed.
+        (Lhs::Field(f), _) if !fields::is_multi_valued(f) => {
+            fields::single_value(e, f).is_some_and(|v| value_matches(c, &v, e))
         }
-        Rhs::Field(right) => lhs_any(&c.left, e, &mut |l| {
-            lhs_any(right, e, &mut |r| cmp_values(op, &l, &r))
-        }),
+        _ => lhs_any(&c.left, e, &mut |v| value_matches(c, &v, e)),
     }
 }
 
-/// ASCII case-insensitive substring search, without allocating. `needle` is lower-case.
+/// Whether one extracted left-hand value satisfies the check.
+fn value_matches(c: &CheckNode, v: &FieldValue<'_>, e: &Event) -> bool {
+    let op = c.op;
+    match &c.rhs {
+        Rhs::None => true,
+        Rhs::Values(consts) => match c.modifier {
+            None => consts.iter().any(|k| cmp_const(op, v, k)),
+            Some(m) => {
+                let n = consts.iter().filter(|k| cmp_const(op, v, k)).count();
+                count_matches(m, consts.len(), n)
+            }
+        },
+        Rhs::StrSet(set) => v.as_str().is_some_and(|s| set.contains(s)),
+        Rhs::Lowered(needle) => v
+            .as_str()
+            .is_some_and(|s| icontains(s.as_bytes(), needle.as_bytes())),
+        Rhs::Regex(re) => v.as_str().is_some_and(|s| re.is_match(s)),
+        Rhs::Regexes(res) => {
+            let m = c.modifier.unwrap_or(Modifier::AnyOf);
+            let Some(s) = v.as_str() else { return false };
+            let n = res.iter().filter(|re| re.is_match(s)).count();
+            count_matches(m, res.len(), n)
+        }
+        Rhs::Field(right) => lhs_any(right, e, &mut |r| cmp_values(op, v, &r)),
+    }
+}
+
+/// ASCII case-insensitive substring search (libsinsp folds ASCII only), without allocating.
 fn icontains(hay: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() {
         return true;
@@ -114,7 +140,7 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
         return false;
     }
     hay.windows(needle.len())
-        .any(|w| w.iter().zip(needle).all(|(a, b)| a.to_ascii_lowercase() == *b))
+        .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// Path-prefix match by components: `/srv/app` matches `/srv/app` and `/srv/app/x`, not
@@ -151,7 +177,7 @@ fn cmp_ord<T: PartialOrd>(op: CmpOp, a: T, b: T) -> bool {
 fn cmp_str(op: CmpOp, s: &str, p: &str) -> bool {
     match op {
         CmpOp::Contains => s.contains(p),
-        CmpOp::IContains => icontains(s.as_bytes(), p.to_ascii_lowercase().as_bytes()),
+        CmpOp::IContains => icontains(s.as_bytes(), p.as_bytes()),
         CmpOp::StartsWith => s.starts_with(p),
         CmpOp::EndsWith => s.ends_with(p),
         CmpOp::Glob => fnmatch(p.as_bytes(), s.as_bytes(), false),
@@ -243,6 +269,7 @@ mod tests {
     #[test]
     fn icontains_cases() {
         assert!(icontains(b"Hello World", b"o wor"));
+        assert!(icontains(b"hello world", b"O WOR"));
         assert!(!icontains(b"Hello", b"hellox"));
         assert!(icontains(b"x", b""));
     }

@@ -62,9 +62,9 @@ fn visit(ast: &Ast, negated: bool) -> EventTypeSet {
             let is_and = matches!(ast, Ast::And { .. });
             // Under negation, and/or swap (De Morgan).
             if is_and != negated {
-                children
-                    .iter()
-                    .fold(EventTypeSet::all(), |acc, c| acc.intersection(&visit(c, negated)))
+                children.iter().fold(EventTypeSet::all(), |acc, c| {
+                    acc.intersection(&visit(c, negated))
+                })
             } else {
                 children
                     .iter()
@@ -137,13 +137,22 @@ mod tests {
         };
         for (cond, expect) in [
             ("evt.type = open", vec!["open"]),
-            ("evt.type in (open, openat, nosuchcall)", vec!["open", "openat"]),
+            (
+                "evt.type in (open, openat, nosuchcall)",
+                vec!["open", "openat"],
+            ),
             ("proc.name = cat", vec!["*"]),
             ("not proc.name = cat", vec!["*"]),
             ("evt.type = open and proc.name = cat", vec!["open"]),
             ("evt.type = open or proc.name = cat", vec!["*"]),
-            ("evt.type = open or evt.type = execve", vec!["execve", "open"]),
-            ("evt.type in (open, execve) and evt.type = open", vec!["open"]),
+            (
+                "evt.type = open or evt.type = execve",
+                vec!["execve", "open"],
+            ),
+            (
+                "evt.type in (open, execve) and evt.type = open",
+                vec!["open"],
+            ),
             ("not not evt.type = open", vec!["open"]),
             ("not evt.type != open", vec!["open"]),
             ("not (evt.type != open or evt.type != openat)", vec![]),

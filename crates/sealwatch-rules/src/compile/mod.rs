@@ -51,7 +51,7 @@ pub struct CompileOptions {
 
 /// A condition that does not compile. Messages follow libsinsp's (`filter error: ...`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
+#[error("{message} (at line {}, column {})", pos.line, pos.col)]
 pub struct CompileError {
     pub message: String,
     pub pos: Pos,
@@ -175,6 +175,19 @@ pub(crate) enum Lhs {
     Field(ResolvedField),
     Custom(CustomField),
     Transform(Transformer, Box<Lhs>),
+    /// `join(sep, (a, b))` and `concat(a, b)`: the parts' values joined into one string; not
+    /// extractable when a part is not.
+    Joined {
+        sep: String,
+        parts: Vec<Part>,
+    },
+}
+
+/// One part of `join`/`concat`.
+#[derive(Debug)]
+pub(crate) enum Part {
+    Literal(String),
+    Value(Lhs),
 }
 
 /// A constant, parsed with the type of the left side.
@@ -254,12 +267,13 @@ impl Compiler<'_> {
         match operand {
             Operand::Field(f) => {
                 if f.arg.is_none() {
-                    if let Some(custom) = self.options.custom_fields.iter().find(|c| c.name == f.name) {
+                    if let Some(custom) =
+                        self.options.custom_fields.iter().find(|c| c.name == f.name)
+                    {
                         return Ok((Lhs::Custom(custom.clone()), custom.ftype, false));
                     }
                 }
-                let resolved =
-                    fields::resolve_ref(f).map_err(|e| err(f.pos, e.to_string()))?;
+                let resolved = fields::resolve_ref(f).map_err(|e| err(f.pos, e.to_string()))?;
                 let ftype = resolved.info.ftype;
                 let is_list = resolved.info.is_list();
                 if ftype == FieldType::Dyn {
@@ -282,6 +296,11 @@ impl Compiler<'_> {
                             transformer.as_str()
                         ),
                     ));
+                }
+                match transformer {
+                    Transformer::Join => return self.join(args, *tpos, pos),
+                    Transformer::Concat => return self.concat(args, *tpos, pos),
+                    _ => {}
                 }
                 if args.len() != 1 {
                     return Err(err(
@@ -309,9 +328,7 @@ impl Compiler<'_> {
                 }
                 let out = match transformer {
                     Transformer::Val => return Ok((inner, itype, is_list)),
-                    Transformer::ToLower
-                    | Transformer::ToUpper
-                    | Transformer::Basename => {
+                    Transformer::ToLower | Transformer::ToUpper | Transformer::Basename => {
                         if itype != FieldType::CharBuf {
                             return Err(transformer_type_error(*transformer, itype, *tpos));
                         }
@@ -345,6 +362,83 @@ impl Compiler<'_> {
                 err(pos, "filter error: missing field in left-hand of check"),
             ),
         }
+    }
+
+    /// A part of `join`/`concat`: a literal, or a field (possibly transformed).
+    fn part(&mut self, operand: &Operand, pos: Pos) -> Result<(Part, bool), CompileError> {
+        match operand {
+            Operand::Value { text, .. } => Ok((Part::Literal(text.clone()), true)),
+            Operand::Field(_) | Operand::Transform { .. } => {
+                let (lhs, ftype, is_list) = self.lhs(operand, pos)?;
+                Ok((Part::Value(lhs), ftype == FieldType::CharBuf && !is_list))
+            }
+            Operand::List { pos: p, .. } | Operand::TransformerList { pos: p, .. } => Err(err(
+                *p,
+                "filter error: a list is not a valid transformer argument here",
+            )),
+        }
+    }
+
+    fn join(
+        &mut self,
+        args: &[Operand],
+        tpos: Pos,
+        pos: Pos,
+    ) -> Result<(Lhs, FieldType, bool), CompileError> {
+        let [sep, list] = args else {
+            return Err(err(
+                tpos,
+                "join() requires exactly 2 arguments: separator and list",
+            ));
+        };
+        let Operand::Value { text: sep, .. } = sep else {
+            return Err(err(
+                tpos,
+                "join() first argument (separator) must be a single value, not a list",
+            ));
+        };
+        let Operand::TransformerList { items, .. } = list else {
+            return Err(err(tpos, "join() second argument must be a list"));
+        };
+        let parts = items
+            .iter()
+            .map(|i| self.part(i, pos).map(|(p, _)| p))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((
+            Lhs::Joined {
+                sep: sep.clone(),
+                parts,
+            },
+            FieldType::CharBuf,
+            false,
+        ))
+    }
+
+    fn concat(
+        &mut self,
+        args: &[Operand],
+        tpos: Pos,
+        pos: Pos,
+    ) -> Result<(Lhs, FieldType, bool), CompileError> {
+        if args.len() < 2 {
+            return Err(err(tpos, "concat() requires at least 2 arguments"));
+        }
+        let mut parts = Vec::with_capacity(args.len());
+        for a in args {
+            let (part, is_string) = self.part(a, pos)?;
+            if !is_string {
+                return Err(err(tpos, "concat() arguments must be strings"));
+            }
+            parts.push(part);
+        }
+        Ok((
+            Lhs::Joined {
+                sep: String::new(),
+                parts,
+            },
+            FieldType::CharBuf,
+            false,
+        ))
     }
 
     fn check(&mut self, check: &crate::condition::Check) -> Result<Node, CompileError> {
@@ -428,11 +522,20 @@ impl Compiler<'_> {
                 Rhs::Field(rl)
             }
             Operand::TransformerList { pos: p, .. } => {
-                return Err(err(*p, "filter error: transformer lists are not supported here"))
+                return Err(err(
+                    *p,
+                    "filter error: transformer lists are not supported here",
+                ))
             }
             Operand::Value { text, pos: vpos } => {
                 self.value_warnings(check.op, text, *vpos);
-                self.constants(check.op, check.modifier, ftype, std::slice::from_ref(text), *vpos)?
+                self.constants(
+                    check.op,
+                    check.modifier,
+                    ftype,
+                    std::slice::from_ref(text),
+                    *vpos,
+                )?
             }
             Operand::List { items, pos: lpos } => {
                 for v in items {
@@ -504,7 +607,11 @@ impl Compiler<'_> {
                 pos,
             });
         }
-        let names_field = self.options.custom_fields.iter().any(|c| c.name == nospaces)
+        let names_field = self
+            .options
+            .custom_fields
+            .iter()
+            .any(|c| c.name == nospaces)
             || looks_like_field(&nospaces);
         if names_field {
             self.warnings.push(CompileWarning {
@@ -633,14 +740,21 @@ fn comparable(
             matches!(op, Eq | EqEq | Ne | In | Intersects),
             "ip address and network filters",
         ),
-        FieldType::CharBuf | FieldType::Dyn => (
-            !matches!(op, BContains | BStartsWith),
-            "string filters",
-        ),
+        FieldType::CharBuf | FieldType::Dyn => {
+            (!matches!(op, BContains | BStartsWith), "string filters")
+        }
         FieldType::ByteBuf => (
             matches!(
                 op,
-                Eq | EqEq | Ne | Contains | In | StartsWith | EndsWith | Intersects | BContains | BStartsWith
+                Eq | EqEq
+                    | Ne
+                    | Contains
+                    | In
+                    | StartsWith
+                    | EndsWith
+                    | Intersects
+                    | BContains
+                    | BStartsWith
             ),
             "buffer filters",
         ),
@@ -648,7 +762,9 @@ fn comparable(
     if ok {
         Ok(())
     } else {
-        Err(format!("filter error: '{opname}' operator not supported for {kind}"))
+        Err(format!(
+            "filter error: '{opname}' operator not supported for {kind}"
+        ))
     }
 }
 
@@ -841,7 +957,10 @@ mod tests {
     #[test]
     fn hex_strings() {
         assert_eq!(unhex("48545450"), Some(b"HTTP".to_vec()));
-        assert_eq!(unhex("12ab001fc5"), Some(vec![0x12, 0xab, 0x00, 0x1f, 0xc5]));
+        assert_eq!(
+            unhex("12ab001fc5"),
+            Some(vec![0x12, 0xab, 0x00, 0x1f, 0xc5])
+        );
         assert_eq!(unhex("g"), None);
         assert_eq!(unhex("123Z"), None);
         assert_eq!(unhex("abc_1"), None);

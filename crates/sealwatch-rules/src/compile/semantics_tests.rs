@@ -107,7 +107,8 @@ fn connect_event() -> Event {
 
 fn check(event: &Event, cond: &str, expect: bool) {
     let ast = parse(cond).unwrap_or_else(|e| panic!("{cond}: {e}"));
-    let filter = compile(&ast, &CompileOptions::default()).unwrap_or_else(|e| panic!("{cond}: {e}"));
+    let filter =
+        compile(&ast, &CompileOptions::default()).unwrap_or_else(|e| panic!("{cond}: {e}"));
     assert_eq!(filter.matches(event), expect, "{cond}");
 }
 
@@ -143,9 +144,11 @@ fn process_fields_and_string_operators() {
         ("proc.args = '-c ls'", true),
         ("proc.args[0] = -c", true),
         ("proc.args[1] = ls", true),
-        ("proc.args[2] exists", false),
+        // Past the end / unset: an empty string, as libsinsp extracts.
+        ("proc.args[2] = ''", true),
         ("proc.env[HOME] = /root", true),
-        ("proc.env[NOPE] exists", false),
+        ("proc.env[NOPE] = ''", true),
+        ("proc.aenv[HOME] = /root", true),
         ("proc.cwd = /root", true),
         ("proc.pname = sshd", true),
         ("proc.pcmdline = sshd", true),
@@ -199,6 +202,14 @@ fn modifiers_and_transformers() {
         ("proc.pname = val(proc.name)", false),
         ("proc.pname != val(proc.name)", true),
         ("proc.pid > val(proc.ppid)", true),
+        ("join('-', (proc.name, proc.pname)) = bash-sshd", true),
+        ("join(',', (proc.name, proc.pid)) = 'bash,4242'", true),
+        (
+            "join('-', (proc.name, 'x', toupper(proc.pname))) = bash-x-SSHD",
+            true,
+        ),
+        ("join('-', (proc.name, proc.aname[9])) exists", false),
+        ("concat(proc.name, '@', proc.cwd) = bash@/root", true),
     ] {
         check(&e, cond, expect);
     }
@@ -233,7 +244,10 @@ fn event_fields() {
         ("container.name = web", true),
         ("container.image.repository = docker.io/library/nginx", true),
         ("container.privileged = true", true),
-        ("container.mount.dest[/var/run/docker.sock] = /var/run/docker.sock", true),
+        (
+            "container.mount.dest[/var/run/docker.sock] = /var/run/docker.sock",
+            true,
+        ),
         ("container.mount.dest[/var/run/*] exists", true),
         ("container.mount.dest[/proc*] exists", false),
         ("k8s.ns.name = default", true),
@@ -300,7 +314,10 @@ fn file_and_network_fields() {
 #[test]
 fn compile_errors_carry_libsinsp_messages() {
     for (cond, message) in [
-        ("proc.nme = x", "filter_check called with nonexistent field proc.nme"),
+        (
+            "proc.nme = x",
+            "filter_check called with nonexistent field proc.nme",
+        ),
         (
             "proc.pid contains 1",
             "filter error: 'contains' operator not supported for numeric filters",
@@ -314,7 +331,10 @@ fn compile_errors_carry_libsinsp_messages() {
             "toupper(fd.name)[x] = foo",
             "filter error: transformer 'toupper' does not support field arguments",
         ),
-        ("some_macro", "filter error: unexpected identifier 'some_macro'"),
+        (
+            "some_macro",
+            "filter error: unexpected identifier 'some_macro'",
+        ),
         (
             "evt.buffer bcontains xyz",
             "filter error: bcontains and bstartswith operator support hex strings only",
@@ -337,8 +357,8 @@ fn rule_index_buckets_by_event_type() {
     ];
     let mut index = RuleIndex::new();
     for (id, cond) in rules.iter().enumerate() {
-        let filter = compile(&parse(cond).expect("parses"), &CompileOptions::default())
-            .expect("compiles");
+        let filter =
+            compile(&parse(cond).expect("parses"), &CompileOptions::default()).expect("compiles");
         index.add(id, filter);
     }
     let execve = EventType::from_name("execve").expect("execve");

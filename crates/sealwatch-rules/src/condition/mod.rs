@@ -36,11 +36,23 @@ impl Default for Pos {
 /// A boolean expression node of a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ast {
-    And { children: Vec<Ast>, pos: Pos },
-    Or { children: Vec<Ast>, pos: Pos },
-    Not { child: Box<Ast>, pos: Pos },
+    And {
+        children: Vec<Ast>,
+        pos: Pos,
+    },
+    Or {
+        children: Vec<Ast>,
+        pos: Pos,
+    },
+    Not {
+        child: Box<Ast>,
+        pos: Pos,
+    },
     /// A bare identifier in check position: a macro reference.
-    Identifier { name: String, pos: Pos },
+    Identifier {
+        name: String,
+        pos: Pos,
+    },
     /// A field (or transformer) compared with an operator.
     Check(Box<Check>),
 }
@@ -230,11 +242,20 @@ pub enum Operand {
     },
     /// A bare or quoted value (quotes removed, escapes resolved); a bare word on the right of a
     /// list operator may name a list the loader substitutes.
-    Value { text: String, pos: Pos },
+    Value {
+        text: String,
+        pos: Pos,
+    },
     /// `(a, b, c)` on the right of a list operator or a modifier.
-    List { items: Vec<String>, pos: Pos },
+    List {
+        items: Vec<String>,
+        pos: Pos,
+    },
     /// `(fd.name, "x", 1)` as an argument of `join`/`concat`.
-    TransformerList { items: Vec<Operand>, pos: Pos },
+    TransformerList {
+        items: Vec<Operand>,
+        pos: Pos,
+    },
 }
 
 impl Operand {
@@ -339,7 +360,10 @@ impl Ast {
     /// bare word right operand (`proc.name in shell_binaries`) naming a list becomes that list.
     /// `resolve` should return already-expanded items (lists of lists are expanded when each list
     /// is defined, as Falco does). Returns the names that were expanded, for unused-list warnings.
-    pub fn expand_lists(&mut self, resolve: &mut dyn FnMut(&str) -> Option<Vec<String>>) -> Vec<String> {
+    pub fn expand_lists(
+        &mut self,
+        resolve: &mut dyn FnMut(&str) -> Option<Vec<String>>,
+    ) -> Vec<String> {
         let mut used = Vec::new();
         self.visit_checks_mut(&mut |c| {
             if !(c.op.is_list_op() || c.modifier.is_some()) {

@@ -244,7 +244,9 @@ impl<'a> Parser<'a> {
 
     fn ident_len(bytes: &[u8]) -> usize {
         match bytes.first() {
-            Some(&c) if is_alpha(c) => 1 + bytes[1..].iter().take_while(|&&c| is_ident_char(c)).count(),
+            Some(&c) if is_alpha(c) => {
+                1 + bytes[1..].iter().take_while(|&&c| is_ident_char(c)).count()
+            }
             _ => 0,
         }
     }
@@ -290,7 +292,9 @@ impl<'a> Parser<'a> {
     }
 
     fn lex_field_arg_bare_str(&mut self) -> bool {
-        self.lex_class(|c| !(c == b'[' || c == b']' || c == b'"' || c == b'\'' || is_posix_space(c)))
+        self.lex_class(|c| {
+            !(c == b'[' || c == b']' || c == b'"' || c == b'\'' || is_posix_space(c))
+        })
     }
 
     fn lex_bare_str(&mut self) -> bool {
@@ -302,7 +306,10 @@ impl<'a> Parser<'a> {
     fn lex_hex_num(&mut self) -> bool {
         let rest = self.rest();
         if rest.len() > 2 && rest[0] == b'0' && (rest[1] == b'x' || rest[1] == b'X') {
-            let n = rest[2..].iter().take_while(|c| c.is_ascii_hexdigit()).count();
+            let n = rest[2..]
+                .iter()
+                .take_while(|c| c.is_ascii_hexdigit())
+                .count();
             if n > 0 {
                 self.take(2 + n);
                 return true;
@@ -359,10 +366,7 @@ impl<'a> Parser<'a> {
             }
             if c == delimiter && prev != b'\\' {
                 self.advance_byte();
-                let raw = self
-                    .input
-                    .get(start.offset..self.pos.offset)
-                    .unwrap_or(&[]);
+                let raw = self.input.get(start.offset..self.pos.offset).unwrap_or(&[]);
                 self.last_token = unescape(raw).map_err(|m| self.error(&m))?;
                 return Ok(true);
             }

@@ -287,7 +287,6 @@ impl FieldInfo {
                 | FieldId::ProcAExePath
                 | FieldId::ProcACmdline
                 | FieldId::ProcAPid
-                | FieldId::ProcAEnv
                 | FieldId::ProcArgs
         )
     }

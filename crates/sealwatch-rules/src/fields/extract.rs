@@ -68,11 +68,15 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -160,19 +164,9 @@ where
         | FieldId::ProcAExe
         | FieldId::ProcAExePath
         | FieldId::ProcACmdline
-        | FieldId::ProcAPid
-        | FieldId::ProcAEnv => {
+        | FieldId::ProcAPid => {
             let Some(t) = thread(e) else { return false };
-            let get = |a: &'e ThreadInfo| -> Option<FieldValue<'e>> {
-                match field.info.id {
-                    FieldId::ProcAName => nonempty(&a.name).map(V::Str),
-                    FieldId::ProcAExe => nonempty(&a.exe).map(V::Str),
-                    FieldId::ProcAExePath => nonempty(&a.exepath).map(V::Str),
-                    FieldId::ProcACmdline => nonempty(&a.cmdline).map(V::Str),
-                    FieldId::ProcAPid => Some(V::Int(a.pid)),
-                    _ => None,
-                }
-            };
+            let get = |a: &'e ThreadInfo| ancestor_value(field.info.id, a);
             return match arg {
                 FieldArg::Index(n) => t.ancestor(*n).and_then(get).is_some_and(&mut visit),
                 _ => t.ancestors().filter_map(get).any(&mut visit),
@@ -192,7 +186,29 @@ where
         _ => {}
     }
 
-    let value: Option<FieldValue<'e>> = match field.info.id {
+    single_value(event, field).is_some_and(visit)
+}
+
+/// Whether the field can extract several values (`proc.aname` without index, `fd.ip`).
+pub(crate) fn is_multi_valued(field: &ResolvedField) -> bool {
+    match field.info.id {
+        FieldId::ProcAName
+        | FieldId::ProcAExe
+        | FieldId::ProcAExePath
+        | FieldId::ProcACmdline
+        | FieldId::ProcAPid => !matches!(field.arg, FieldArg::Index(_)),
+        FieldId::FdIp | FieldId::FdNet | FieldId::FdPort => true,
+        _ => false,
+    }
+}
+
+/// The value of a single-valued field (`None` for multi-valued ones and when the event does
+/// not have it).
+pub(crate) fn single_value<'e>(event: &'e Event, field: &ResolvedField) -> Option<FieldValue<'e>> {
+    use FieldValue as V;
+    let e = event;
+    let arg = &field.arg;
+    match field.info.id {
         FieldId::Unsupported => None,
         // evt
         FieldId::EvtNum => Some(V::Uint(e.num)),
@@ -236,9 +252,10 @@ where
         FieldId::ProcPExe => parent(e).map(|t| V::Str(&t.exe)),
         FieldId::ProcExePath => thread(e).map(|t| V::Str(&t.exepath)),
         FieldId::ProcPExePath => parent(e).map(|t| V::Str(&t.exepath)),
-        FieldId::ProcArgs => thread(e).and_then(|t| match arg {
-            FieldArg::Index(i) => t.args.get(*i).map(|a| V::Str(a)),
-            _ => Some(V::Str(&t.args_joined)),
+        // As libsinsp: an index past the end extracts an empty string.
+        FieldId::ProcArgs => thread(e).map(|t| match arg {
+            FieldArg::Index(i) => V::Str(t.args.get(*i).map_or("", String::as_str)),
+            _ => V::Str(&t.args_joined),
         }),
         FieldId::ProcCmdline => thread(e).map(|t| V::Str(&t.cmdline)),
         FieldId::ProcPCmdline => parent(e).map(|t| V::Str(&t.cmdline)),
@@ -247,9 +264,20 @@ where
             thread(e).map(|t| V::Uint(t.args.iter().map(|a| a.len() as u64).sum()))
         }
         FieldId::ProcExeline => thread(e).map(|t| V::Str(&t.exeline)),
-        FieldId::ProcEnv => thread(e).and_then(|t| match arg {
-            FieldArg::Key(k) => t.env_var(k).map(V::Str),
-            _ => Some(V::Owned(t.env.join(" "))),
+        // A missing variable extracts an empty string, as in libsinsp.
+        FieldId::ProcEnv => thread(e).map(|t| match arg {
+            FieldArg::Key(k) => V::Str(t.env_var(k).unwrap_or("")),
+            _ => V::Owned(t.env.join(" ")),
+        }),
+        // proc.aenv[NAME]: the variable as set in the nearest process (self first) that has it.
+        FieldId::ProcAEnv => thread(e).map(|t| match arg {
+            FieldArg::Key(k) => V::Str(
+                std::iter::once(t)
+                    .chain(t.ancestors())
+                    .find_map(|a| a.env_var(k))
+                    .unwrap_or(""),
+            ),
+            _ => V::Owned(t.env.join(" ")),
         }),
         FieldId::ProcCwd => thread(e).map(|t| V::Str(&t.cwd)),
         FieldId::ProcTty => thread(e).map(|t| V::Uint(u64::from(t.tty))),
@@ -313,7 +341,9 @@ where
         // user / group
         FieldId::UserUid => thread(e).map(|t| V::Uint(u64::from(t.uid))),
         FieldId::UserName => thread(e).and_then(|t| t.user_name.as_deref()).map(V::Str),
-        FieldId::UserHomedir => thread(e).and_then(|t| t.user_homedir.as_deref()).map(V::Str),
+        FieldId::UserHomedir => thread(e)
+            .and_then(|t| t.user_homedir.as_deref())
+            .map(V::Str),
         FieldId::UserShell => thread(e).and_then(|t| t.user_shell.as_deref()).map(V::Str),
         FieldId::UserLoginUid => thread(e).map(|t| V::Int(t.loginuid)),
         FieldId::UserLoginName => thread(e).and_then(|t| t.loginname.as_deref()).map(V::Str),
@@ -327,61 +357,61 @@ where
         FieldId::FdNameRaw => e.fd.as_ref().map(|f| V::Str(&f.nameraw)),
         FieldId::FdDirectory => e.fd.as_ref().and_then(|f| f.directory()).map(V::Str),
         FieldId::FdFilename => e.fd.as_ref().and_then(|f| f.filename()).map(V::Str),
-        FieldId::FdCip | FieldId::FdCNet => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Ip(t.client_ip)),
-        FieldId::FdSip | FieldId::FdSNet => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Ip(t.server_ip)),
-        FieldId::FdLip | FieldId::FdLNet => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Ip(t.local().0)),
-        FieldId::FdRip | FieldId::FdRNet => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Ip(t.remote().0)),
-        FieldId::FdCPort => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Uint(u64::from(t.client_port))),
-        FieldId::FdSPort => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Uint(u64::from(t.server_port))),
-        FieldId::FdLPort => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Uint(u64::from(t.local().1))),
-        FieldId::FdRPort => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Uint(u64::from(t.remote().1))),
-        FieldId::FdL4Proto => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Str(t.l4proto.name())),
+        FieldId::FdCip | FieldId::FdCNet => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Ip(t.client_ip))
+        }
+        FieldId::FdSip | FieldId::FdSNet => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Ip(t.server_ip))
+        }
+        FieldId::FdLip | FieldId::FdLNet => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Ip(t.local().0))
+        }
+        FieldId::FdRip | FieldId::FdRNet => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Ip(t.remote().0))
+        }
+        FieldId::FdCPort => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Uint(u64::from(t.client_port)))
+        }
+        FieldId::FdSPort => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Uint(u64::from(t.server_port)))
+        }
+        FieldId::FdLPort => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Uint(u64::from(t.local().1)))
+        }
+        FieldId::FdRPort => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Uint(u64::from(t.remote().1)))
+        }
+        FieldId::FdL4Proto => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Str(t.l4proto.name()))
+        }
         FieldId::FdSockFamily => e.fd.as_ref().and_then(|f| match f.fd_type {
             FdType::Ipv4Socket | FdType::Ipv6Socket => Some(V::Str("ip")),
             FdType::UnixSocket => Some(V::Str("unix")),
             _ => None,
         }),
-        FieldId::FdIsServer => e
-            .fd
-            .as_ref()
-            .and_then(|f| f.tuple)
-            .map(|t| V::Bool(t.is_server)),
+        FieldId::FdIsServer => {
+            e.fd.as_ref()
+                .and_then(|f| f.tuple)
+                .map(|t| V::Bool(t.is_server))
+        }
         FieldId::FdConnected => e.fd.as_ref().map(|f| V::Bool(f.connected)),
         FieldId::FdNameChanged => e.fd.as_ref().map(|f| V::Bool(f.name_changed)),
         FieldId::FdCipName | FieldId::FdSipName | FieldId::FdLipName | FieldId::FdRipName => None,
@@ -390,7 +420,9 @@ where
         FieldId::FdIsUpperLayer => e.fd.as_ref().map(|f| V::Bool(f.is_upper_layer)),
         FieldId::FdIsLowerLayer => e.fd.as_ref().map(|f| V::Bool(f.is_lower_layer)),
         // container plugin
-        FieldId::ContainerId => thread(e).and_then(|t| nonempty(&t.container_id)).map(V::Str),
+        FieldId::ContainerId => thread(e)
+            .and_then(|t| nonempty(&t.container_id))
+            .map(V::Str),
         FieldId::ContainerName => match (container(e), thread(e)) {
             (Some(c), _) => nonempty(&c.name).map(V::Str),
             (None, Some(t)) if t.container_id == "host" => Some(V::Str("host")),
@@ -402,9 +434,9 @@ where
         FieldId::ContainerImageRepository => container(e)
             .and_then(|c| nonempty(&c.image_repository))
             .map(V::Str),
-        FieldId::ContainerImageTag => {
-            container(e).and_then(|c| nonempty(&c.image_tag)).map(V::Str)
-        }
+        FieldId::ContainerImageTag => container(e)
+            .and_then(|c| nonempty(&c.image_tag))
+            .map(V::Str),
         FieldId::ContainerImageDigest => container(e)
             .and_then(|c| nonempty(&c.image_digest))
             .map(V::Str),
@@ -433,30 +465,51 @@ where
         FieldId::ContainerMountPropagation => container(e)
             .and_then(|c| find_mount(c, arg, false))
             .map(|m| V::Str(&m.propagation)),
-        FieldId::ContainerLabel => container(e).and_then(|c| key_lookup(&c.labels, arg)).map(V::Str),
+        FieldId::ContainerLabel => container(e)
+            .and_then(|c| key_lookup(&c.labels, arg))
+            .map(V::Str),
         FieldId::ContainerStartTs => container(e).and_then(|c| c.start_ts).map(V::Uint),
         FieldId::ContainerDuration => container(e)
             .and_then(|c| c.start_ts)
             .map(|s| V::Uint(e.ts.saturating_sub(s))),
         FieldId::ContainerIp => container(e).and_then(|c| c.ip.as_deref()).map(V::Str),
-        FieldId::K8sNsName => container(e).and_then(|c| c.k8s_ns_name.as_deref()).map(V::Str),
-        FieldId::K8sPodName => container(e).and_then(|c| c.k8s_pod_name.as_deref()).map(V::Str),
-        FieldId::K8sPodUid => container(e).and_then(|c| c.k8s_pod_uid.as_deref()).map(V::Str),
+        FieldId::K8sNsName => container(e)
+            .and_then(|c| c.k8s_ns_name.as_deref())
+            .map(V::Str),
+        FieldId::K8sPodName => container(e)
+            .and_then(|c| c.k8s_pod_name.as_deref())
+            .map(V::Str),
+        FieldId::K8sPodUid => container(e)
+            .and_then(|c| c.k8s_pod_uid.as_deref())
+            .map(V::Str),
         FieldId::K8sPodLabel => container(e)
             .and_then(|c| key_lookup(&c.k8s_pod_labels, arg))
             .map(V::Str),
-        // handled above
+        // An ancestor by index; without index these are multi-valued.
         FieldId::ProcAName
         | FieldId::ProcAExe
         | FieldId::ProcAExePath
         | FieldId::ProcACmdline
-        | FieldId::ProcAPid
-        | FieldId::ProcAEnv
-        | FieldId::FdIp
-        | FieldId::FdNet
-        | FieldId::FdPort => None,
-    };
-    value.is_some_and(visit)
+        | FieldId::ProcAPid => match arg {
+            FieldArg::Index(n) => thread(e)
+                .and_then(|t| t.ancestor(*n))
+                .and_then(|a| ancestor_value(field.info.id, a)),
+            _ => None,
+        },
+        FieldId::FdIp | FieldId::FdNet | FieldId::FdPort => None,
+    }
+}
+
+/// The value of an ancestor field (`proc.aname` etc.) for one ancestor.
+fn ancestor_value(id: FieldId, a: &ThreadInfo) -> Option<FieldValue<'_>> {
+    match id {
+        FieldId::ProcAName => nonempty(&a.name).map(FieldValue::Str),
+        FieldId::ProcAExe => nonempty(&a.exe).map(FieldValue::Str),
+        FieldId::ProcAExePath => nonempty(&a.exepath).map(FieldValue::Str),
+        FieldId::ProcACmdline => nonempty(&a.cmdline).map(FieldValue::Str),
+        FieldId::ProcAPid => Some(FieldValue::Int(a.pid)),
+        _ => None,
+    }
 }
 
 /// `evt.time`: `HH:MM:SS.nnnnnnnnn` (UTC).

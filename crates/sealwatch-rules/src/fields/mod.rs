@@ -10,6 +10,7 @@ mod extract;
 
 pub use catalogue::{all, lookup, FieldId, FieldInfo, FieldType};
 pub use extract::{extract, extract_with, FieldValue, IpNet};
+pub(crate) use extract::{is_multi_valued, single_value};
 
 use crate::condition::FieldRef;
 
@@ -83,7 +84,8 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<ResolvedField, FieldErro
         Some(a) => format!("{name}[{a}]"),
         None => name.to_owned(),
     };
-    let (info, dotted) = catalogue::lookup_with_suffix(name).ok_or_else(|| FieldError::Unknown(full()))?;
+    let (info, dotted) =
+        catalogue::lookup_with_suffix(name).ok_or_else(|| FieldError::Unknown(full()))?;
     let raw_arg = match (dotted, arg) {
         (Some(_), Some(_)) => return Err(FieldError::BadArgument(full())),
         (Some(d), None) => Some(d),

@@ -1,6 +1,8 @@
 //! Falco's collector: defining, replacing, appending to and overriding items in load order.
 
-use super::model::{ExceptionEntry, ExceptionInfo, ListInfo, MacroInfo, PluginRequirement, RuleInfo, Version};
+use super::model::{
+    ExceptionEntry, ExceptionInfo, ListInfo, MacroInfo, PluginRequirement, RuleInfo, Version,
+};
 use super::reader::Ctx;
 use super::yaml::Pos;
 use super::{Loader, RuleUpdate, ENGINE_VERSION};
@@ -73,7 +75,10 @@ impl Loader {
 
     fn validate_error(&mut self, ctx: &Ctx<'_>, location: &Location, message: impl Into<String>) {
         let diag = ctx.diag(Code::ErrValidate, Pos::default(), message);
-        self.diagnostics.push(Diagnostic { location: location.clone(), ..diag });
+        self.diagnostics.push(Diagnostic {
+            location: location.clone(),
+            ..diag
+        });
     }
 
     pub(super) fn define_engine_version(&mut self, version: Version, ctx: &Ctx<'_>, pos: Pos) {
@@ -94,7 +99,11 @@ impl Loader {
         // sealwatch provides the container plugin's fields itself; no other plugin can be loaded.
         let satisfied = req.alternatives.iter().any(|(name, _)| name == "container");
         if !satisfied {
-            let names: Vec<String> = req.alternatives.iter().map(|(n, v)| format!("{n} {v}")).collect();
+            let names: Vec<String> = req
+                .alternatives
+                .iter()
+                .map(|(n, v)| format!("{n} {v}"))
+                .collect();
             let diag = ctx.diag(
                 Code::ErrValidate,
                 Pos::default(),
@@ -103,7 +112,10 @@ impl Loader {
                     names.join(" or ")
                 ),
             );
-            self.diagnostics.push(Diagnostic { location: req.location.clone(), ..diag });
+            self.diagnostics.push(Diagnostic {
+                location: req.location.clone(),
+                ..diag
+            });
         }
         self.files.required_plugins.push(req);
     }
@@ -163,21 +175,35 @@ impl Loader {
             info.unknown_source = true;
             self.diagnostics.push(Diagnostic {
                 location: info.location.clone(),
-                ..ctx.diag(Code::UnknownSource, Pos::default(), format!("Unknown source {}, skipping", info.source))
+                ..ctx.diag(
+                    Code::UnknownSource,
+                    Pos::default(),
+                    format!("Unknown source {}, skipping", info.source),
+                )
             });
         } else {
             let mut ok = true;
             for ex in &mut info.exceptions {
-                ok &= validate_exception(ex, self.field_check.as_deref(), &mut self.diagnostics, ctx);
+                ok &=
+                    validate_exception(ex, self.field_check.as_deref(), &mut self.diagnostics, ctx);
             }
             if !ok {
                 return;
             }
         }
-        let prev_source = self.files.rules.iter().find(|r| r.name == info.name).map(|r| r.source.clone());
+        let prev_source = self
+            .files
+            .rules
+            .iter()
+            .find(|r| r.name == info.name)
+            .map(|r| r.source.clone());
         if let Some(prev_source) = prev_source {
             if prev_source != info.source {
-                self.validate_error(ctx, &info.location, "Rule has been re-defined with a different source");
+                self.validate_error(
+                    ctx,
+                    &info.location,
+                    "Rule has been re-defined with a different source",
+                );
                 return;
             }
         }
@@ -197,7 +223,9 @@ impl Loader {
             return;
         };
         let field_check = self.field_check.as_deref();
-        let Some(prev) = self.files.rules.get_mut(pos) else { return };
+        let Some(prev) = self.files.rules.get_mut(pos) else {
+            return;
+        };
         if let Some(exceptions) = update.exceptions {
             for mut ex in exceptions {
                 if let Some(existing) = prev.exceptions.iter_mut().find(|e| e.name == ex.name) {
@@ -207,7 +235,10 @@ impl Loader {
                             ex.name
                         );
                         let diag = ctx.diag(Code::ErrValidate, Pos::default(), msg);
-                        self.diagnostics.push(Diagnostic { location: ex.location.clone(), ..diag });
+                        self.diagnostics.push(Diagnostic {
+                            location: ex.location.clone(),
+                            ..diag
+                        });
                         continue;
                     }
                     existing.values.extend(ex.values);
@@ -241,7 +272,9 @@ impl Loader {
             return;
         };
         let field_check = self.field_check.as_deref();
-        let Some(prev) = self.files.rules.get_mut(pos) else { return };
+        let Some(prev) = self.files.rules.get_mut(pos) else {
+            return;
+        };
         if let Some(mut exceptions) = update.exceptions {
             let mut ok = true;
             for ex in &mut exceptions {
@@ -315,22 +348,32 @@ fn validate_exception(
     let mut errors: Vec<String> = Vec::new();
     let field_ok = |f: &str| field_check.is_none_or(|check| check(f));
     match &ex.fields {
-        None => errors.push(format!("Rule exception '{}' must have a 'fields' property", ex.name)),
+        None => errors.push(format!(
+            "Rule exception '{}' must have a 'fields' property",
+            ex.name
+        )),
         Some(ExceptionEntry::List(fields)) => {
             let comps = match ex.comps.take() {
-                None => fields.iter().map(|_| ExceptionEntry::Item("=".to_string())).collect(),
+                None => fields
+                    .iter()
+                    .map(|_| ExceptionEntry::Item("=".to_string()))
+                    .collect(),
                 Some(ExceptionEntry::List(c)) => c,
                 Some(ExceptionEntry::Item(c)) => vec![ExceptionEntry::Item(c)],
             };
             if comps.len() != fields.len() {
-                errors.push(format!("Exception '{}': fields and comps lists must have equal length", ex.name));
+                errors.push(format!(
+                    "Exception '{}': fields and comps lists must have equal length",
+                    ex.name
+                ));
             }
             for c in &comps {
                 match c {
                     ExceptionEntry::Item(op) if is_operator(op) => {}
-                    ExceptionEntry::Item(op) => {
-                        errors.push(format!("Exception '{}': '{op}' is not a supported comparison operator", ex.name))
-                    }
+                    ExceptionEntry::Item(op) => errors.push(format!(
+                        "Exception '{}': '{op}' is not a supported comparison operator",
+                        ex.name
+                    )),
                     ExceptionEntry::List(_) => {
                         errors.push(format!("Exception '{}': comps must be strings", ex.name))
                     }
@@ -339,16 +382,22 @@ fn validate_exception(
             for f in fields {
                 match f {
                     ExceptionEntry::Item(name) if field_ok(name) => {}
-                    ExceptionEntry::Item(name) => {
-                        errors.push(format!("Exception '{}': '{name}' is not a supported filter field", ex.name))
+                    ExceptionEntry::Item(name) => errors.push(format!(
+                        "Exception '{}': '{name}' is not a supported filter field",
+                        ex.name
+                    )),
+                    ExceptionEntry::List(_) => {
+                        errors.push(format!("Exception '{}': fields must be strings", ex.name))
                     }
-                    ExceptionEntry::List(_) => errors.push(format!("Exception '{}': fields must be strings", ex.name)),
                 }
             }
             for v in &ex.values {
                 match v {
                     ExceptionEntry::List(items) if items.len() == fields.len() => {}
-                    _ => errors.push(format!("Exception '{}': fields and values lists must have equal length", ex.name)),
+                    _ => errors.push(format!(
+                        "Exception '{}': fields and values lists must have equal length",
+                        ex.name
+                    )),
                 }
             }
             ex.comps = Some(ExceptionEntry::List(comps));
@@ -358,7 +407,10 @@ fn validate_exception(
                 None => "in".to_string(),
                 Some(ExceptionEntry::Item(c)) => c,
                 Some(ExceptionEntry::List(_)) => {
-                    errors.push(format!("Exception '{}': fields and comps must both be strings", ex.name));
+                    errors.push(format!(
+                        "Exception '{}': fields and comps must both be strings",
+                        ex.name
+                    ));
                     "in".to_string()
                 }
             };
@@ -369,10 +421,20 @@ fn validate_exception(
                 ));
             }
             if !field_ok(field) {
-                errors.push(format!("Exception '{}': '{field}' is not a supported filter field", ex.name));
+                errors.push(format!(
+                    "Exception '{}': '{field}' is not a supported filter field",
+                    ex.name
+                ));
             }
-            if ex.values.iter().any(|v| matches!(v, ExceptionEntry::List(_))) {
-                errors.push(format!("Exception '{}': expected values array to contain a list of strings", ex.name));
+            if ex
+                .values
+                .iter()
+                .any(|v| matches!(v, ExceptionEntry::List(_)))
+            {
+                errors.push(format!(
+                    "Exception '{}': expected values array to contain a list of strings",
+                    ex.name
+                ));
             }
             ex.comps = Some(ExceptionEntry::Item(comp));
         }
@@ -380,7 +442,10 @@ fn validate_exception(
     let ok = errors.is_empty();
     for msg in errors {
         let diag = ctx.diag(Code::ErrValidate, Pos::default(), msg);
-        diagnostics.push(Diagnostic { location: ex.location.clone(), ..diag });
+        diagnostics.push(Diagnostic {
+            location: ex.location.clone(),
+            ..diag
+        });
     }
     ok
 }

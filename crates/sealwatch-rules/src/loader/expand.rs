@@ -29,7 +29,9 @@ pub fn expand_lists(lists: &[ListInfo]) -> (Vec<ExpandedList>, Vec<bool>) {
     for list in lists {
         let mut items = Vec::with_capacity(list.items.len());
         for item in &list.items {
-            let referenced = lists.iter().position(|l| &l.name == item && l.index < list.visibility);
+            let referenced = lists
+                .iter()
+                .position(|l| &l.name == item && l.index < list.visibility);
             match referenced.and_then(|i| lists.get(i).map(|l| (i, l))) {
                 Some((i, l)) => {
                     if let Some(u) = used.get_mut(i) {
@@ -40,7 +42,10 @@ pub fn expand_lists(lists: &[ListInfo]) -> (Vec<ExpandedList>, Vec<bool>) {
                 None => items.push(item.clone()),
             }
         }
-        out.push(ExpandedList { name: list.name.clone(), items });
+        out.push(ExpandedList {
+            name: list.name.clone(),
+            items,
+        });
     }
     (out, used)
 }
@@ -152,7 +157,9 @@ pub fn apply_exceptions(condition: &str, exceptions: &[ExceptionInfo]) -> String
             (Some(ExceptionEntry::List(fields)), Some(ExceptionEntry::List(comps))) => {
                 let mut tuples = Vec::new();
                 for value in &ex.values {
-                    let ExceptionEntry::List(values) = value else { continue };
+                    let ExceptionEntry::List(values) = value else {
+                        continue;
+                    };
                     let checks: Vec<String> = fields
                         .iter()
                         .zip(comps)
@@ -188,7 +195,10 @@ mod tests {
     use crate::diagnostic::Location;
 
     fn list(name: &str, items: &[&str]) -> ExpandedList {
-        ExpandedList { name: name.into(), items: items.iter().map(|s| s.to_string()).collect() }
+        ExpandedList {
+            name: name.into(),
+            items: items.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     #[test]
@@ -198,11 +208,36 @@ mod tests {
             let used = resolve_list(&mut c, &l);
             assert_eq!((c.as_str(), used), (expect, expect_used), "{cond}");
         };
-        check("proc.name in (shells)", list("shells", &["bash", "sh"]), "proc.name in ( bash, sh )", true);
-        check("proc.name in (my_shells)", list("shells", &["bash"]), "proc.name in (my_shells)", false);
-        check("proc.name in (a, empty)", list("empty", &[]), "proc.name in (a  )", true);
-        check("fd.name in (files)", list("files", &["/a b", "/c"]), "fd.name in ( \"/a b\", /c )", true);
-        check("x=l or y in (l)", list("l", &["v"]), "x= v or y in ( v )", true);
+        check(
+            "proc.name in (shells)",
+            list("shells", &["bash", "sh"]),
+            "proc.name in ( bash, sh )",
+            true,
+        );
+        check(
+            "proc.name in (my_shells)",
+            list("shells", &["bash"]),
+            "proc.name in (my_shells)",
+            false,
+        );
+        check(
+            "proc.name in (a, empty)",
+            list("empty", &[]),
+            "proc.name in (a  )",
+            true,
+        );
+        check(
+            "fd.name in (files)",
+            list("files", &["/a b", "/c"]),
+            "fd.name in ( \"/a b\", /c )",
+            true,
+        );
+        check(
+            "x=l or y in (l)",
+            list("l", &["v"]),
+            "x= v or y in ( v )",
+            true,
+        );
     }
 
     #[test]
@@ -214,9 +249,16 @@ mod tests {
             index,
             visibility,
         };
-        let lists = vec![info("a", &["x", "y"], 0, 0), info("b", &["a", "z", "c"], 1, 1), info("c", &["q"], 2, 2)];
+        let lists = vec![
+            info("a", &["x", "y"], 0, 0),
+            info("b", &["a", "z", "c"], 1, 1),
+            info("c", &["q"], 2, 2),
+        ];
         let (out, used) = expand_lists(&lists);
-        assert_eq!(out.get(1).map(|l| l.items.clone()), Some(vec!["x".into(), "y".into(), "z".into(), "c".into()]));
+        assert_eq!(
+            out.get(1).map(|l| l.items.clone()),
+            Some(vec!["x".into(), "y".into(), "z".into(), "c".into()])
+        );
         assert_eq!(used, vec![true, false, false]);
     }
 
@@ -235,7 +277,10 @@ mod tests {
             name: "b".into(),
             fields: Some(lst(vec![item("proc.name"), item("fd.name")])),
             comps: Some(lst(vec![item("="), item("in")])),
-            values: vec![lst(vec![item("cat"), lst(vec![item("/a"), item("/b")])]), lst(vec![item("ls"), item("/c")])],
+            values: vec![
+                lst(vec![item("cat"), lst(vec![item("/a"), item("/b")])]),
+                lst(vec![item("ls"), item("/c")]),
+            ],
             location: Location::default(),
         };
         assert_eq!(

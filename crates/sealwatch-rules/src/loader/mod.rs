@@ -24,11 +24,11 @@ mod yaml;
 use std::collections::BTreeSet;
 
 pub use expand::ExpandedList;
-pub use ruleset::{known_field, load_and_compile, CompiledRule, EventFields, Ruleset, Selection};
 pub use model::{
-    ExceptionEntry, ExceptionInfo, ListInfo, MacroInfo, PluginRequirement, Priority, RuleInfo, RulesFiles, Version,
-    ENGINE_VERSION,
+    ExceptionEntry, ExceptionInfo, ListInfo, MacroInfo, PluginRequirement, Priority, RuleInfo,
+    RulesFiles, Version, ENGINE_VERSION,
 };
+pub use ruleset::{known_field, load_and_compile, CompiledRule, EventFields, Ruleset, Selection};
 
 use crate::diagnostic::{Code, Diagnostic, ItemKind, Location};
 
@@ -113,7 +113,12 @@ impl Loaded {
 
 impl Loader {
     pub fn new() -> Self {
-        Loader { files: RulesFiles::default(), diagnostics: Vec::new(), counter: 0, field_check: None }
+        Loader {
+            files: RulesFiles::default(),
+            diagnostics: Vec::new(),
+            counter: 0,
+            field_check: None,
+        }
     }
 
     /// Check exception fields with `check` (normally the field catalogue).
@@ -131,7 +136,11 @@ impl Loader {
                 let (line, column) = line_col(bytes, err.valid_up_to());
                 self.diagnostics.push(Diagnostic::new(
                     Code::ErrYamlParse,
-                    Location { file: file_name.to_string(), line, column },
+                    Location {
+                        file: file_name.to_string(),
+                        line,
+                        column,
+                    },
                     format!("Rules file is not valid UTF-8: {err}"),
                 ));
                 return;
@@ -140,7 +149,11 @@ impl Loader {
         match yaml::parse_stream(text) {
             Err(err) => self.diagnostics.push(Diagnostic::new(
                 Code::ErrYamlParse,
-                Location { file: file_name.to_string(), line: err.pos.line, column: err.pos.column },
+                Location {
+                    file: file_name.to_string(),
+                    line: err.pos.line,
+                    column: err.pos.column,
+                },
                 err.message,
             )),
             Ok(docs) => {
@@ -160,7 +173,11 @@ impl Loader {
 
     /// Expand lists and exceptions, report unused lists, and hand everything back.
     pub fn finish(self) -> Loaded {
-        let Loader { files, mut diagnostics, .. } = self;
+        let Loader {
+            files,
+            mut diagnostics,
+            ..
+        } = self;
         let (lists, mut list_used) = expand::expand_lists(&files.lists);
         let mut resolve = |cond: &str| {
             let mut text = cond.to_string();
@@ -173,7 +190,8 @@ impl Loader {
             }
             text
         };
-        let macro_conditions: Vec<String> = files.macros.iter().map(|m| resolve(&m.condition)).collect();
+        let macro_conditions: Vec<String> =
+            files.macros.iter().map(|m| resolve(&m.condition)).collect();
         let rule_conditions: Vec<String> = files
             .rules
             .iter()
@@ -188,12 +206,22 @@ impl Loader {
         for (list, used) in files.lists.iter().zip(&list_used) {
             if !used {
                 diagnostics.push(
-                    Diagnostic::new(Code::UnusedList, list.location.clone(), "List not referred to by any other rule/macro")
-                        .in_item(ItemKind::List, list.name.clone()),
+                    Diagnostic::new(
+                        Code::UnusedList,
+                        list.location.clone(),
+                        "List not referred to by any other rule/macro",
+                    )
+                    .in_item(ItemKind::List, list.name.clone()),
                 );
             }
         }
-        Loaded { files, lists, macro_conditions, rule_conditions, diagnostics }
+        Loaded {
+            files,
+            lists,
+            macro_conditions,
+            rule_conditions,
+            diagnostics,
+        }
     }
 }
 
@@ -210,7 +238,16 @@ pub fn load_all<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> Loa
 fn line_col(bytes: &[u8], offset: usize) -> (u32, u32) {
     let before = bytes.get(..offset).unwrap_or(bytes);
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-    let column = String::from_utf8_lossy(before.get(line_start..).unwrap_or_default()).chars().count() + 1;
-    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(before.get(line_start..).unwrap_or_default())
+        .chars()
+        .count()
+        + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
 }

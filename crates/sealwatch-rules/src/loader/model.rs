@@ -15,7 +15,11 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u64, minor: u64, patch: u64) -> Self {
-        Version { major, minor, patch }
+        Version {
+            major,
+            minor,
+            patch,
+        }
     }
 
     /// Parse `x.y.z` (a pre-release or build suffix after `-`/`+` is accepted and ignored).
@@ -29,7 +33,11 @@ impl Version {
             }
             p.parse().ok()
         };
-        let version = Version { major: next()?, minor: next()?, patch: next()? };
+        let version = Version {
+            major: next()?,
+            minor: next()?,
+            patch: next()?,
+        };
         if parts.next().is_some() {
             return None;
         }
@@ -203,7 +211,11 @@ mod tests {
     #[test]
     fn versions_and_priorities_parse_like_falco() {
         let check = |text: &str, expect: Option<(u64, u64, u64)>| {
-            assert_eq!(Version::parse(text), expect.map(|(a, b, c)| Version::new(a, b, c)), "{text}");
+            assert_eq!(
+                Version::parse(text),
+                expect.map(|(a, b, c)| Version::new(a, b, c)),
+                "{text}"
+            );
         };
         check("0.57.0", Some((0, 57, 0)));
         check("1.2.3-rc1", Some((1, 2, 3)));

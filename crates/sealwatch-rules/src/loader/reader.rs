@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 
 use super::model::{
-    ExceptionEntry, ExceptionInfo, ListInfo, MacroInfo, PluginRequirement, Priority, RuleInfo, Version,
+    ExceptionEntry, ExceptionInfo, ListInfo, MacroInfo, PluginRequirement, Priority, RuleInfo,
+    Version,
 };
 use super::yaml::{Node, NodeKind, Pos};
 use super::{Loader, RuleUpdate};
@@ -65,18 +66,24 @@ pub(super) struct Ctx<'a> {
     pub file: &'a str,
     pub kind: ItemKind,
     pub name: String,
-
 }
 
 impl Ctx<'_> {
     pub fn at(&self, pos: Pos) -> Location {
-        Location { file: self.file.to_string(), line: pos.line, column: pos.column }
+        Location {
+            file: self.file.to_string(),
+            line: pos.line,
+            column: pos.column,
+        }
     }
 
     pub fn diag(&self, code: Code, pos: Pos, message: impl Into<String>) -> Diagnostic {
         let d = Diagnostic::new(code, self.at(pos), message);
         if self.name.is_empty() {
-            Diagnostic { item_kind: Some(self.kind), ..d }
+            Diagnostic {
+                item_kind: Some(self.kind),
+                ..d
+            }
         } else {
             d.in_item(self.kind, self.name.clone())
         }
@@ -86,15 +93,20 @@ impl Ctx<'_> {
 fn yaml_bool(text: &str) -> Option<bool> {
     // yaml-cpp's conversion, which is what Falco's `as<bool>` accepts.
     match text {
-        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" => Some(true),
-        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" => Some(false),
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "y" | "Y" | "on" | "On" | "ON" => {
+            Some(true)
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "n" | "N" | "off" | "Off" | "OFF" => {
+            Some(false)
+        }
         _ => None,
     }
 }
 
 impl Loader {
     fn error(&mut self, ctx: &Ctx<'_>, pos: Pos, message: impl Into<String>) -> Skip {
-        self.diagnostics.push(ctx.diag(Code::ErrYamlValidate, pos, message));
+        self.diagnostics
+            .push(ctx.diag(Code::ErrYamlValidate, pos, message));
         Skip
     }
 
@@ -106,42 +118,70 @@ impl Loader {
     fn req_str(&mut self, item: &Node, key: &str, ctx: &Ctx<'_>) -> Read<String> {
         match self.opt_str(item, key, ctx)? {
             Some(s) => Ok(s),
-            None => Err(self.error(ctx, item.pos, format!("Item has no mapping for key '{key}'"))),
+            None => Err(self.error(
+                ctx,
+                item.pos,
+                format!("Item has no mapping for key '{key}'"),
+            )),
         }
     }
 
     fn opt_str(&mut self, item: &Node, key: &str, ctx: &Ctx<'_>) -> Read<Option<String>> {
-        let Some(val) = item.get(key) else { return Ok(None) };
+        let Some(val) = item.get(key) else {
+            return Ok(None);
+        };
         if val.is_null() {
             return Err(self.error(ctx, val.pos, format!("Mapping for key '{key}' is empty")));
         }
         match &val.kind {
-            NodeKind::Scalar { text, .. } if text.is_empty() => {
-                Err(self.error(ctx, val.pos, format!("Value for key '{key}' must be non-empty")))
-            }
+            NodeKind::Scalar { text, .. } if text.is_empty() => Err(self.error(
+                ctx,
+                val.pos,
+                format!("Value for key '{key}' must be non-empty"),
+            )),
             NodeKind::Scalar { text, .. } => Ok(Some(text.clone())),
-            _ => Err(self.error(ctx, val.pos, format!("Value for key '{key}' is not a scalar value"))),
+            _ => Err(self.error(
+                ctx,
+                val.pos,
+                format!("Value for key '{key}' is not a scalar value"),
+            )),
         }
     }
 
     fn opt_bool(&mut self, item: &Node, key: &str, ctx: &Ctx<'_>) -> Read<Option<bool>> {
-        let Some(text) = self.opt_str(item, key, ctx)? else { return Ok(None) };
+        let Some(text) = self.opt_str(item, key, ctx)? else {
+            return Ok(None);
+        };
         match yaml_bool(&text) {
             Some(b) => Ok(Some(b)),
             None => {
                 let pos = item.get(key).map_or(item.pos, |v| v.pos);
-                Err(self.error(ctx, pos, format!("Can't decode YAML scalar value for key '{key}' as a boolean: '{text}'")))
+                Err(self.error(
+                    ctx,
+                    pos,
+                    format!(
+                        "Can't decode YAML scalar value for key '{key}' as a boolean: '{text}'"
+                    ),
+                ))
             }
         }
     }
 
     fn opt_u64(&mut self, item: &Node, key: &str, ctx: &Ctx<'_>) -> Read<Option<u64>> {
-        let Some(text) = self.opt_str(item, key, ctx)? else { return Ok(None) };
+        let Some(text) = self.opt_str(item, key, ctx)? else {
+            return Ok(None);
+        };
         match text.trim().parse::<u64>() {
             Ok(n) => Ok(Some(n)),
             Err(_) => {
                 let pos = item.get(key).map_or(item.pos, |v| v.pos);
-                Err(self.error(ctx, pos, format!("Can't decode YAML scalar value for key '{key}' as an integer: '{text}'")))
+                Err(self.error(
+                    ctx,
+                    pos,
+                    format!(
+                        "Can't decode YAML scalar value for key '{key}' as an integer: '{text}'"
+                    ),
+                ))
             }
         }
     }
@@ -149,7 +189,11 @@ impl Loader {
     /// A sequence of scalars (`items`, `tags`).
     fn str_seq(&mut self, val: &Node, key: &str, ctx: &Ctx<'_>) -> Read<Vec<String>> {
         let Some(items) = val.as_seq() else {
-            return Err(self.error(ctx, val.pos, format!("Value for key '{key}' is not a sequence")));
+            return Err(self.error(
+                ctx,
+                val.pos,
+                format!("Value for key '{key}' is not a sequence"),
+            ));
         };
         let mut out = Vec::with_capacity(items.len());
         let mut bad = false;
@@ -157,7 +201,11 @@ impl Loader {
             match &v.kind {
                 NodeKind::Scalar { text, .. } if !v.is_null() => out.push(text.clone()),
                 _ => {
-                    self.error(ctx, v.pos, format!("Sequence value in key '{key}' is not scalar"));
+                    self.error(
+                        ctx,
+                        v.pos,
+                        format!("Sequence value in key '{key}' is not scalar"),
+                    );
                     bad = true;
                 }
             }
@@ -175,18 +223,31 @@ impl Loader {
         for (k, _) in entries {
             let key = k.as_scalar().unwrap_or("");
             if seen.contains(&key) {
-                self.diagnostics.push(ctx.diag(Code::ErrYamlValidate, k.pos, format!("Duplicate key '{key}'")));
+                self.diagnostics.push(ctx.diag(
+                    Code::ErrYamlValidate,
+                    k.pos,
+                    format!("Duplicate key '{key}'"),
+                ));
             }
             seen.push(key);
             if !known.contains(&key) {
-                self.warn(ctx, Code::UnknownKey, k.pos, format!("Unknown key '{key}': it is ignored"));
+                self.warn(
+                    ctx,
+                    Code::UnknownKey,
+                    k.pos,
+                    format!("Unknown key '{key}': it is ignored"),
+                );
             }
         }
     }
 
     /// Read one YAML document of a rules file.
     pub(super) fn read_document(&mut self, file: &str, doc: &Node) {
-        let ctx = Ctx { file, kind: ItemKind::Unknown, name: String::new() };
+        let ctx = Ctx {
+            file,
+            kind: ItemKind::Unknown,
+            name: String::new(),
+        };
         let Some(items) = doc.as_seq() else {
             let msg = if doc.as_map().is_some() {
                 "Rules content is not yaml array of objects"
@@ -206,7 +267,11 @@ impl Loader {
     }
 
     fn read_item(&mut self, file: &str, item: &Node) -> Read<()> {
-        let mut ctx = Ctx { file, kind: ItemKind::Unknown, name: String::new() };
+        let mut ctx = Ctx {
+            file,
+            kind: ItemKind::Unknown,
+            name: String::new(),
+        };
         if item.as_map().is_none() {
             return Err(self.error(
                 &ctx,
@@ -245,7 +310,9 @@ impl Loader {
 
     fn read_engine_version(&mut self, item: &Node, ctx: &Ctx<'_>) -> Read<()> {
         let text = self.req_str(item, "required_engine_version", ctx)?;
-        let pos = item.get("required_engine_version").map_or(item.pos, |v| v.pos);
+        let pos = item
+            .get("required_engine_version")
+            .map_or(item.pos, |v| v.pos);
         // An integer N is the pre-semver form and means 0.N.0.
         let version = if let Ok(n) = text.trim().parse::<u64>() {
             Version::new(0, n, 0)
@@ -264,7 +331,11 @@ impl Loader {
 
     fn read_plugin_versions(&mut self, plugins: &Node, ctx: &Ctx<'_>) -> Read<()> {
         let Some(entries) = plugins.as_seq() else {
-            return Err(self.error(ctx, plugins.pos, "Value of required_plugin_versions must be a sequence"));
+            return Err(self.error(
+                ctx,
+                plugins.pos,
+                "Value of required_plugin_versions must be a sequence",
+            ));
         };
         for entry in entries {
             let _ = self.read_plugin_entry(entry, ctx);
@@ -273,7 +344,11 @@ impl Loader {
     }
 
     fn read_plugin_entry(&mut self, entry: &Node, parent: &Ctx<'_>) -> Read<()> {
-        let mut ctx = Ctx { file: parent.file, kind: parent.kind, name: String::new() };
+        let mut ctx = Ctx {
+            file: parent.file,
+            kind: parent.kind,
+            name: String::new(),
+        };
         if entry.as_map().is_none() {
             return Err(self.error(&ctx, entry.pos, "Plugin version must be a mapping"));
         }
@@ -283,13 +358,25 @@ impl Loader {
         let mut alternatives = vec![(ctx.name.clone(), version)];
         if let Some(alts) = entry.get("alternatives") {
             let Some(alts) = alts.as_seq() else {
-                return Err(self.error(&ctx, alts.pos, "Value of plugin version alternatives must be a sequence"));
+                return Err(self.error(
+                    &ctx,
+                    alts.pos,
+                    "Value of plugin version alternatives must be a sequence",
+                ));
             };
             for alt in alts {
                 if alt.as_map().is_none() {
-                    return Err(self.error(&ctx, alt.pos, "Plugin version alternative must be a mapping"));
+                    return Err(self.error(
+                        &ctx,
+                        alt.pos,
+                        "Plugin version alternative must be a mapping",
+                    ));
                 }
-                let alt_ctx = Ctx { file: ctx.file, kind: ctx.kind, name: ctx.name.clone() };
+                let alt_ctx = Ctx {
+                    file: ctx.file,
+                    kind: ctx.kind,
+                    name: ctx.name.clone(),
+                };
                 self.check_keys(alt, &["name", "version"], &alt_ctx);
                 let name = self.req_str(alt, "name", &alt_ctx)?;
                 let version = self.req_str(alt, "version", &alt_ctx)?;
@@ -310,7 +397,9 @@ impl Loader {
                 self.diagnostics.push(ctx.diag(
                     Code::ErrYamlValidate,
                     entry.pos,
-                    format!("Plugin '{name}' is listed more than once in the same set of alternatives"),
+                    format!(
+                        "Plugin '{name}' is listed more than once in the same set of alternatives"
+                    ),
                 ));
                 bad = true;
             }
@@ -318,7 +407,13 @@ impl Loader {
         if bad {
             return Err(Skip);
         }
-        self.define_plugin_requirement(PluginRequirement { alternatives, location: ctx.at(entry.pos) }, &ctx);
+        self.define_plugin_requirement(
+            PluginRequirement {
+                alternatives,
+                location: ctx.at(entry.pos),
+            },
+            &ctx,
+        );
         Ok(())
     }
 
@@ -332,9 +427,15 @@ impl Loader {
     ) -> Read<(BTreeSet<String>, BTreeSet<String>)> {
         let mut append = BTreeSet::new();
         let mut replace = BTreeSet::new();
-        let Some(ov) = item.get("override") else { return Ok((append, replace)) };
+        let Some(ov) = item.get("override") else {
+            return Ok((append, replace));
+        };
         let Some(entries) = ov.as_map() else {
-            return Err(self.error(ctx, ov.pos, "Value of 'override' must be a mapping of keys to 'append' or 'replace'"));
+            return Err(self.error(
+                ctx,
+                ov.pos,
+                "Value of 'override' must be a mapping of keys to 'append' or 'replace'",
+            ));
         };
         let mut bad = false;
         for (k, v) in entries {
@@ -343,7 +444,9 @@ impl Loader {
             let can_append = appendable.contains(&key.as_str());
             let can_replace = replaceable.contains(&key.as_str());
             let problem = match op {
-                "append" if !can_append => Some(format!("Key '{key}' cannot be appended to, use 'replace' instead")),
+                "append" if !can_append => Some(format!(
+                    "Key '{key}' cannot be appended to, use 'replace' instead"
+                )),
                 "append" => {
                     append.insert(key.clone());
                     None
@@ -368,7 +471,11 @@ impl Loader {
                 }
             };
             if let Some(msg) = problem {
-                let pos = if op == "append" || op == "replace" { k.pos } else { v.pos };
+                let pos = if op == "append" || op == "replace" {
+                    k.pos
+                } else {
+                    v.pos
+                };
                 self.error(ctx, pos, msg);
                 bad = true;
             }
@@ -397,11 +504,20 @@ impl Loader {
         let append = self.read_append_flag(item, ctx)?;
         let (ov_append, _ov_replace) = self.read_overrides(item, &["items"], &["items"], ctx)?;
         let items = items?;
-        let has_overrides = item.get("override").and_then(Node::as_map).is_some_and(|m| !m.is_empty());
+        let has_overrides = item
+            .get("override")
+            .and_then(Node::as_map)
+            .is_some_and(|m| !m.is_empty());
         if append && has_overrides {
             return Err(self.error(ctx, item.pos, ERROR_OVERRIDE_APPEND));
         }
-        let info = ListInfo { name: ctx.name.clone(), items, location: ctx.at(item.pos), index: 0, visibility: 0 };
+        let info = ListInfo {
+            name: ctx.name.clone(),
+            items,
+            location: ctx.at(item.pos),
+            index: 0,
+            visibility: 0,
+        };
         if append || ov_append.contains("items") {
             self.append_list(info, ctx);
         } else {
@@ -431,7 +547,10 @@ impl Loader {
         let append = self.read_append_flag(item, ctx)?;
         let (ov_append, _) = self.read_overrides(item, &["condition"], &["condition"], ctx)?;
         let condition = condition?;
-        let has_overrides = item.get("override").and_then(Node::as_map).is_some_and(|m| !m.is_empty());
+        let has_overrides = item
+            .get("override")
+            .and_then(Node::as_map)
+            .is_some_and(|m| !m.is_empty());
         if append && has_overrides {
             return Err(self.error(ctx, item.pos, ERROR_OVERRIDE_APPEND));
         }
@@ -454,7 +573,8 @@ impl Loader {
 
     fn read_rule(&mut self, item: &Node, ctx: &Ctx<'_>) -> Read<()> {
         let append_flag = self.read_append_flag(item, ctx)?;
-        let (ov_append, ov_replace) = self.read_overrides(item, RULE_APPENDABLE, RULE_REPLACEABLE, ctx)?;
+        let (ov_append, ov_replace) =
+            self.read_overrides(item, RULE_APPENDABLE, RULE_REPLACEABLE, ctx)?;
         let has_overrides = !ov_append.is_empty() || !ov_replace.is_empty();
         if append_flag && has_overrides {
             return Err(self.error(ctx, item.pos, ERROR_OVERRIDE_APPEND));
@@ -472,7 +592,9 @@ impl Loader {
             self.append_rule(update, ctx);
             return Ok(());
         }
-        let defining = ["condition", "output", "desc", "priority"].iter().any(|k| item.get(k).is_some());
+        let defining = ["condition", "output", "desc", "priority"]
+            .iter()
+            .any(|k| item.get(k).is_some());
         if !defining {
             let Some(enabled) = self.opt_bool(item, "enabled", ctx)? else {
                 return Err(self.error(ctx, item.pos, "Item has no mapping for key 'enabled'"));
@@ -505,7 +627,9 @@ impl Loader {
         let capture = self.opt_bool(item, "capture", ctx);
         let capture_duration = self.opt_u64(item, "capture_duration", ctx);
         let tags = match item.get("tags") {
-            Some(n) if !n.is_null() => self.str_seq(n, "tags", ctx).map(|t| t.into_iter().collect()),
+            Some(n) if !n.is_null() => self
+                .str_seq(n, "tags", ctx)
+                .map(|t| t.into_iter().collect()),
             _ => Ok(BTreeSet::new()),
         };
         let exceptions = self.read_exceptions(item, ctx, false);
@@ -544,7 +668,11 @@ impl Loader {
     ) -> Read<()> {
         let mut bad = false;
         // Keys that are set and could be overridden must each be named under `override`.
-        let mut overridable: Vec<&str> = RULE_APPENDABLE.iter().chain(RULE_REPLACEABLE).copied().collect();
+        let mut overridable: Vec<&str> = RULE_APPENDABLE
+            .iter()
+            .chain(RULE_REPLACEABLE)
+            .copied()
+            .collect();
         overridable.sort_unstable();
         overridable.dedup();
         for key in overridable {
@@ -566,7 +694,9 @@ impl Loader {
                     self.error(
                         ctx,
                         ov_pos,
-                        format!("An {op} override for '{key}' was specified but '{key}' is not defined"),
+                        format!(
+                            "An {op} override for '{key}' was specified but '{key}' is not defined"
+                        ),
                     );
                     bad = true;
                 }
@@ -586,15 +716,21 @@ impl Loader {
                         update.condition = self.opt_str(item, key, ctx)?;
                         update.condition_location = item.get(key).map(|n| ctx.at(n.pos));
                     }
-                    "output" => update.output = self.opt_str(item, key, ctx)?.map(|s| s.trim().to_string()),
+                    "output" => {
+                        update.output = self.opt_str(item, key, ctx)?.map(|s| s.trim().to_string())
+                    }
                     "desc" => update.desc = self.opt_str(item, key, ctx)?,
                     "tags" => {
                         update.tags = match item.get(key) {
-                            Some(n) if !n.is_null() => Some(self.str_seq(n, key, ctx)?.into_iter().collect()),
+                            Some(n) if !n.is_null() => {
+                                Some(self.str_seq(n, key, ctx)?.into_iter().collect())
+                            }
                             _ => Some(BTreeSet::new()),
                         }
                     }
-                    "exceptions" => update.exceptions = Some(self.read_exceptions(item, ctx, true)?),
+                    "exceptions" => {
+                        update.exceptions = Some(self.read_exceptions(item, ctx, true)?)
+                    }
                     "priority" => {
                         let text = self.req_str(item, key, ctx)?;
                         let Some(p) = Priority::parse(&text) else {
@@ -605,7 +741,9 @@ impl Loader {
                     }
                     "enabled" => update.enabled = self.opt_bool(item, key, ctx)?,
                     "warn_evttypes" => update.warn_evttypes = self.opt_bool(item, key, ctx)?,
-                    "skip-if-unknown-filter" => update.skip_if_unknown_filter = self.opt_bool(item, key, ctx)?,
+                    "skip-if-unknown-filter" => {
+                        update.skip_if_unknown_filter = self.opt_bool(item, key, ctx)?
+                    }
                     "capture" => update.capture = self.opt_bool(item, key, ctx)?,
                     "capture_duration" => update.capture_duration = self.opt_u64(item, key, ctx)?,
                     _ => {}
@@ -620,8 +758,15 @@ impl Loader {
         Ok(())
     }
 
-    fn read_exceptions(&mut self, item: &Node, ctx: &Ctx<'_>, appending: bool) -> Read<Vec<ExceptionInfo>> {
-        let Some(exs) = item.get("exceptions") else { return Ok(Vec::new()) };
+    fn read_exceptions(
+        &mut self,
+        item: &Node,
+        ctx: &Ctx<'_>,
+        appending: bool,
+    ) -> Read<Vec<ExceptionInfo>> {
+        let Some(exs) = item.get("exceptions") else {
+            return Ok(Vec::new());
+        };
         if exs.is_null() {
             return Ok(Vec::new());
         }
@@ -636,7 +781,11 @@ impl Loader {
                 bad = true;
                 continue;
             }
-            let ex_ctx = Ctx { file: ctx.file, kind: ctx.kind, name: ctx.name.clone() };
+            let ex_ctx = Ctx {
+                file: ctx.file,
+                kind: ctx.kind,
+                name: ctx.name.clone(),
+            };
             self.check_keys(ex, EXCEPTION_KEYS, &ex_ctx);
             let Ok(name) = self.req_str(ex, "name", &ex_ctx) else {
                 bad = true;
@@ -653,7 +802,11 @@ impl Loader {
             let fields = match ex.get("fields") {
                 None if appending => None,
                 None => {
-                    self.error(ctx, ex.pos, format!("Exception '{name}': item has no mapping for key 'fields'"));
+                    self.error(
+                        ctx,
+                        ex.pos,
+                        format!("Exception '{name}': item has no mapping for key 'fields'"),
+                    );
                     bad = true;
                     continue;
                 }
@@ -679,7 +832,11 @@ impl Loader {
             match ex.get("values") {
                 Some(vals) => {
                     let Some(vals) = vals.as_seq() else {
-                        self.error(ctx, vals.pos, format!("Exception '{name}': values must be a sequence"));
+                        self.error(
+                            ctx,
+                            vals.pos,
+                            format!("Exception '{name}': values must be a sequence"),
+                        );
                         bad = true;
                         continue;
                     };
@@ -691,11 +848,22 @@ impl Loader {
                     }
                 }
                 None if appending => {
-                    self.warn(ctx, Code::AppendNoValues, ex.pos, "Overriding/appending exception with no values");
+                    self.warn(
+                        ctx,
+                        Code::AppendNoValues,
+                        ex.pos,
+                        "Overriding/appending exception with no values",
+                    );
                 }
                 None => {}
             }
-            out.push(ExceptionInfo { name, fields, comps, values, location: ctx.at(ex.pos) });
+            out.push(ExceptionInfo {
+                name,
+                fields,
+                comps,
+                values,
+                location: ctx.at(ex.pos),
+            });
         }
         if bad {
             Err(Skip)
@@ -704,7 +872,13 @@ impl Loader {
         }
     }
 
-    fn exception_entry(&mut self, node: &Node, ex: &str, key: &str, ctx: &Ctx<'_>) -> Read<ExceptionEntry> {
+    fn exception_entry(
+        &mut self,
+        node: &Node,
+        ex: &str,
+        key: &str,
+        ctx: &Ctx<'_>,
+    ) -> Read<ExceptionEntry> {
         match &node.kind {
             NodeKind::Scalar { text, .. } if !node.is_null() && !text.is_empty() => {
                 Ok(ExceptionEntry::Item(text.clone()))
@@ -716,21 +890,31 @@ impl Loader {
                 }
                 Ok(ExceptionEntry::List(out))
             }
-            NodeKind::Map(_) => {
-                Err(self.error(ctx, node.pos, format!("Exception '{ex}': {key} must be a string or a list, not a mapping")))
-            }
-            NodeKind::Scalar { .. } => Err(self.error(ctx, node.pos, format!("Exception '{ex}': {key} value must be non-empty"))),
+            NodeKind::Map(_) => Err(self.error(
+                ctx,
+                node.pos,
+                format!("Exception '{ex}': {key} must be a string or a list, not a mapping"),
+            )),
+            NodeKind::Scalar { .. } => Err(self.error(
+                ctx,
+                node.pos,
+                format!("Exception '{ex}': {key} value must be non-empty"),
+            )),
         }
     }
 }
 
 /// Falco's `RGX_BARESTR`: no parentheses, quotes, blanks, `=` or `,`.
 pub(crate) fn is_bare_string(name: &str) -> bool {
-    !name.is_empty() && !name.chars().any(|c| matches!(c, '(' | ')' | '"' | '\'' | '=' | ',') || c.is_whitespace())
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| matches!(c, '(' | ')' | '"' | '\'' | '=' | ',') || c.is_whitespace())
 }
 
 /// Falco's `RGX_IDENTIFIER`: a letter, then letters, digits and `_`.
 pub(crate) fn is_identifier(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -33,14 +33,20 @@ impl Selection {
         if !rule.enabled {
             return false;
         }
-        if self.min_priority.is_some_and(|min| !rule.priority.at_least(min)) {
+        if self
+            .min_priority
+            .is_some_and(|min| !rule.priority.at_least(min))
+        {
             return false;
         }
-        let glob = |pattern: &String| compile::glob::fnmatch(pattern.as_bytes(), rule.name.as_bytes(), false);
+        let glob = |pattern: &String| {
+            compile::glob::fnmatch(pattern.as_bytes(), rule.name.as_bytes(), false)
+        };
         if self.disabled_rules.iter().any(glob) {
             return false;
         }
-        if !self.enabled_tags.is_empty() && !self.enabled_tags.iter().any(|t| rule.tags.contains(t)) {
+        if !self.enabled_tags.is_empty() && !self.enabled_tags.iter().any(|t| rule.tags.contains(t))
+        {
             return false;
         }
         !self.disabled_tags.iter().any(|t| rule.tags.contains(t))
@@ -73,7 +79,10 @@ pub struct Ruleset {
 
 impl std::fmt::Debug for Ruleset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ruleset").field("rules", &self.rules.len()).field("active", &self.active).finish()
+        f.debug_struct("Ruleset")
+            .field("rules", &self.rules.len())
+            .field("active", &self.active)
+            .finish()
     }
 }
 
@@ -90,12 +99,20 @@ const MAX_MACRO_DEPTH: usize = 64;
 impl MacroTable {
     /// Replace macro references in `ast`; `visibility` limits which macros are visible.
     /// Returns the first undefined macro.
-    fn resolve(&mut self, ast: &mut Ast, visibility: u32, loaded: &Loaded, depth: usize) -> Option<String> {
+    fn resolve(
+        &mut self,
+        ast: &mut Ast,
+        visibility: u32,
+        loaded: &Loaded,
+        depth: usize,
+    ) -> Option<String> {
         let mut undefined: Option<String> = None;
         let mut found: Vec<(usize, String)> = Vec::new();
         ast.visit_identifiers(&mut |name, _| {
             let idx = self.by_name.get(name).copied();
-            let visible = idx.and_then(|i| loaded.files.macros.get(i)).is_some_and(|m| m.index < visibility);
+            let visible = idx
+                .and_then(|i| loaded.files.macros.get(i))
+                .is_some_and(|m| m.index < visibility);
             match idx {
                 Some(i) if visible && depth < MAX_MACRO_DEPTH => found.push((i, name.to_string())),
                 _ => {
@@ -154,18 +171,33 @@ impl Ruleset {
     pub fn build(loaded: &Loaded, selection: &Selection) -> (Ruleset, Vec<Diagnostic>) {
         let mut diags = Vec::new();
         let options = CompileOptions::default();
-        let parse = |text: &str| condition::parse_with(text, &ParseOptions::FALCO_RULES).map(|p| p.ast);
+        let parse =
+            |text: &str| condition::parse_with(text, &ParseOptions::FALCO_RULES).map(|p| p.ast);
 
-        let mut macros = MacroTable { asts: Vec::new(), by_name: HashMap::new(), used: Vec::new() };
-        for (i, (m, text)) in loaded.files.macros.iter().zip(&loaded.macro_conditions).enumerate() {
+        let mut macros = MacroTable {
+            asts: Vec::new(),
+            by_name: HashMap::new(),
+            used: Vec::new(),
+        };
+        for (i, (m, text)) in loaded
+            .files
+            .macros
+            .iter()
+            .zip(&loaded.macro_conditions)
+            .enumerate()
+        {
             macros.by_name.insert(m.name.clone(), i);
             macros.used.push(false);
             match parse(text) {
                 Ok(ast) => macros.asts.push(Some(ast)),
                 Err(e) => {
                     diags.push(
-                        Diagnostic::new(Code::ErrCompileCondition, m.condition_location.clone(), e.to_string())
-                            .in_item(ItemKind::Macro, m.name.clone()),
+                        Diagnostic::new(
+                            Code::ErrCompileCondition,
+                            m.condition_location.clone(),
+                            e.to_string(),
+                        )
+                        .in_item(ItemKind::Macro, m.name.clone()),
                     );
                     macros.asts.push(None);
                 }
@@ -173,7 +205,9 @@ impl Ruleset {
         }
         // Check each macro's own references, in definition order, as Falco does.
         for i in 0..loaded.files.macros.len() {
-            let (Some(m), Some(Some(ast))) = (loaded.files.macros.get(i), macros.asts.get(i).cloned()) else {
+            let (Some(m), Some(Some(ast))) =
+                (loaded.files.macros.get(i), macros.asts.get(i).cloned())
+            else {
                 continue;
             };
             let mut ast = ast;
@@ -199,11 +233,19 @@ impl Ruleset {
             let output = match OutputFormat::parse_with(&r.output, &field_exists) {
                 Ok(o) => o,
                 Err(e) if r.skip_if_unknown_filter => {
-                    diags.push(in_rule(Diagnostic::new(Code::UnknownFilter, r.output_location.clone(), e.message)));
+                    diags.push(in_rule(Diagnostic::new(
+                        Code::UnknownFilter,
+                        r.output_location.clone(),
+                        e.message,
+                    )));
                     continue;
                 }
                 Err(e) => {
-                    diags.push(in_rule(Diagnostic::new(Code::ErrCompileOutput, r.output_location.clone(), e.message)));
+                    diags.push(in_rule(Diagnostic::new(
+                        Code::ErrCompileOutput,
+                        r.output_location.clone(),
+                        e.message,
+                    )));
                     continue;
                 }
             };
@@ -229,13 +271,18 @@ impl Ruleset {
             let filter = match compile::compile(&ast, &options) {
                 Ok(f) => f,
                 Err(e) => {
-                    let unknown = e.message.contains("nonexistent field") || e.message.contains("unknown event type");
+                    let unknown = e.message.contains("nonexistent field")
+                        || e.message.contains("unknown event type");
                     let code = if unknown && r.skip_if_unknown_filter {
                         Code::UnknownFilter
                     } else {
                         Code::ErrCompileCondition
                     };
-                    diags.push(in_rule(Diagnostic::new(code, r.condition_location.clone(), e.message)));
+                    diags.push(in_rule(Diagnostic::new(
+                        code,
+                        r.condition_location.clone(),
+                        e.message,
+                    )));
                     continue;
                 }
             };
@@ -270,8 +317,12 @@ impl Ruleset {
         for (m, used) in loaded.files.macros.iter().zip(&macros.used) {
             if !used {
                 diags.push(
-                    Diagnostic::new(Code::UnusedMacro, m.location.clone(), "Macro not referred to by any other rule/macro")
-                        .in_item(ItemKind::Macro, m.name.clone()),
+                    Diagnostic::new(
+                        Code::UnusedMacro,
+                        m.location.clone(),
+                        "Macro not referred to by any other rule/macro",
+                    )
+                    .in_item(ItemKind::Macro, m.name.clone()),
                 );
             }
         }
@@ -284,7 +335,15 @@ impl Ruleset {
                 active += 1;
             }
         }
-        (Ruleset { rules, index, active, match_all: selection.match_all }, diags)
+        (
+            Ruleset {
+                rules,
+                index,
+                active,
+                match_all: selection.match_all,
+            },
+            diags,
+        )
     }
 
     /// Every compiled rule, selected or not, in load order.
@@ -306,7 +365,11 @@ impl Ruleset {
                     on_match(rule);
                 }
             });
-        } else if let Some(rule) = self.index.first_match(event).and_then(|id| self.rules.get(id)) {
+        } else if let Some(rule) = self
+            .index
+            .first_match(event)
+            .and_then(|id| self.rules.get(id))
+        {
             on_match(rule);
         }
     }
@@ -342,9 +405,13 @@ impl FieldSource for EventFields<'_> {
         Some(match value {
             fields::FieldValue::Str(s) => FieldValue::Str(s.to_string()),
             fields::FieldValue::Owned(s) => FieldValue::Str(s),
-            fields::FieldValue::Bytes(b) => FieldValue::Str(String::from_utf8_lossy(b).into_owned()),
+            fields::FieldValue::Bytes(b) => {
+                FieldValue::Str(String::from_utf8_lossy(b).into_owned())
+            }
             fields::FieldValue::Int(v) => FieldValue::Int(v),
-            fields::FieldValue::Uint(v) if resolved.info.ftype == fields::FieldType::AbsTime => FieldValue::AbsTime(v),
+            fields::FieldValue::Uint(v) if resolved.info.ftype == fields::FieldType::AbsTime => {
+                FieldValue::AbsTime(v)
+            }
             fields::FieldValue::Uint(v) => FieldValue::Uint(v),
             fields::FieldValue::Bool(v) => FieldValue::Bool(v),
             fields::FieldValue::Double(v) => FieldValue::Double(v),

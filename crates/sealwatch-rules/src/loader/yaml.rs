@@ -24,7 +24,10 @@ pub(crate) struct Node {
 #[derive(Debug, Clone)]
 pub(crate) enum NodeKind {
     /// A scalar's text; `plain` is false for quoted and block scalars (which are never null).
-    Scalar { text: String, plain: bool },
+    Scalar {
+        text: String,
+        plain: bool,
+    },
     Seq(Vec<Node>),
     Map(Vec<(Node, Node)>),
 }
@@ -68,7 +71,10 @@ impl Node {
 
     /// The value for `key` in a map (keys compared as scalar text).
     pub fn get(&self, key: &str) -> Option<&Node> {
-        self.as_map()?.iter().find(|(k, _)| k.as_scalar() == Some(key)).map(|(_, v)| v)
+        self.as_map()?
+            .iter()
+            .find(|(k, _)| k.as_scalar() == Some(key))
+            .map(|(_, v)| v)
     }
 }
 
@@ -95,7 +101,9 @@ pub(crate) fn parse_stream(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
     for _ in 0..MAX_FIXES {
         match parse_stream_strict(&current) {
             Err(err) if err.message == "invalid indentation" => {
-                let Some(fixed) = indent_bracket_line(&current, err.pos.line) else { return Err(err) };
+                let Some(fixed) = indent_bracket_line(&current, err.pos.line) else {
+                    return Err(err);
+                };
                 current = std::borrow::Cow::Owned(fixed);
             }
             other => return other,
@@ -170,7 +178,16 @@ fn parse_stream_strict(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
             }
             Event::Scalar(text, style, anchor, _tag) => {
                 let plain = matches!(style, ScalarStyle::Plain);
-                Some((Node { pos, kind: NodeKind::Scalar { text: text.into_owned(), plain } }, anchor))
+                Some((
+                    Node {
+                        pos,
+                        kind: NodeKind::Scalar {
+                            text: text.into_owned(),
+                            plain,
+                        },
+                    },
+                    anchor,
+                ))
             }
             Event::SequenceStart(anchor, _) => {
                 stack.push(Frame::Seq(pos, anchor, Vec::new()));
@@ -181,20 +198,45 @@ fn parse_stream_strict(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
                 None
             }
             Event::SequenceEnd => match stack.pop() {
-                Some(Frame::Seq(p, anchor, items)) => Some((Node { pos: p, kind: NodeKind::Seq(items) }, anchor)),
-                _ => return Err(YamlError { pos, message: "unbalanced sequence end".to_string() }),
+                Some(Frame::Seq(p, anchor, items)) => Some((
+                    Node {
+                        pos: p,
+                        kind: NodeKind::Seq(items),
+                    },
+                    anchor,
+                )),
+                _ => {
+                    return Err(YamlError {
+                        pos,
+                        message: "unbalanced sequence end".to_string(),
+                    })
+                }
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(p, anchor, entries, _)) => {
-                    Some((Node { pos: p, kind: NodeKind::Map(entries) }, anchor))
+                Some(Frame::Map(p, anchor, entries, _)) => Some((
+                    Node {
+                        pos: p,
+                        kind: NodeKind::Map(entries),
+                    },
+                    anchor,
+                )),
+                _ => {
+                    return Err(YamlError {
+                        pos,
+                        message: "unbalanced mapping end".to_string(),
+                    })
                 }
-                _ => return Err(YamlError { pos, message: "unbalanced mapping end".to_string() }),
             },
         };
-        let Some((node, anchor)) = finished else { continue };
+        let Some((node, anchor)) = finished else {
+            continue;
+        };
         nodes = nodes.saturating_add(1);
         if nodes > MAX_NODES {
-            return Err(YamlError { pos, message: format!("document has more than {MAX_NODES} nodes") });
+            return Err(YamlError {
+                pos,
+                message: format!("document has more than {MAX_NODES} nodes"),
+            });
         }
         if anchor != 0 {
             anchors.insert(anchor, node.clone());
@@ -216,7 +258,10 @@ fn count_nodes(node: &Node) -> usize {
         NodeKind::Scalar { .. } => 1,
         NodeKind::Seq(items) => 1 + items.iter().map(count_nodes).sum::<usize>(),
         NodeKind::Map(entries) => {
-            1 + entries.iter().map(|(k, v)| count_nodes(k) + count_nodes(v)).sum::<usize>()
+            1 + entries
+                .iter()
+                .map(|(k, v)| count_nodes(k) + count_nodes(v))
+                .sum::<usize>()
         }
     }
 }
@@ -228,20 +273,39 @@ mod tests {
     #[test]
     fn positions_are_one_based_and_point_at_the_node() {
         let docs = parse_stream("- rule: a\n  priority: x\n").unwrap_or_default();
-        let Some(Some(doc)) = docs.first() else { panic!("no document: {docs:?}") };
+        let Some(Some(doc)) = docs.first() else {
+            panic!("no document: {docs:?}")
+        };
         let item = &doc.as_seq().unwrap_or_default()[0];
         assert_eq!(item.pos, Pos { line: 1, column: 3 });
         let prio = item.get("priority").map(|n| n.pos);
-        assert_eq!(prio, Some(Pos { line: 2, column: 13 }));
+        assert_eq!(
+            prio,
+            Some(Pos {
+                line: 2,
+                column: 13
+            })
+        );
     }
 
     #[test]
     fn closing_bracket_at_the_key_indentation_is_accepted_like_yaml_cpp() {
-        let docs = parse_stream("- list: a\n  items: [\n    x,\n    y\n  ]\n- list: b\n  items: []\n").unwrap_or_default();
-        let Some(Some(doc)) = docs.first() else { panic!("no document") };
-        let items = doc.as_seq().and_then(|s| s.first()).and_then(|i| i.get("items")).and_then(Node::as_seq);
+        let docs =
+            parse_stream("- list: a\n  items: [\n    x,\n    y\n  ]\n- list: b\n  items: []\n")
+                .unwrap_or_default();
+        let Some(Some(doc)) = docs.first() else {
+            panic!("no document")
+        };
+        let items = doc
+            .as_seq()
+            .and_then(|s| s.first())
+            .and_then(|i| i.get("items"))
+            .and_then(Node::as_seq);
         assert_eq!(items.map(<[Node]>::len), Some(2));
-        assert_eq!(doc.as_seq().and_then(|s| s.get(1)).map(|n| n.pos), Some(Pos { line: 6, column: 3 }));
+        assert_eq!(
+            doc.as_seq().and_then(|s| s.get(1)).map(|n| n.pos),
+            Some(Pos { line: 6, column: 3 })
+        );
     }
 
     #[test]
@@ -253,9 +317,14 @@ mod tests {
     #[test]
     fn quoted_empty_is_not_null_and_aliases_expand() {
         let docs = parse_stream("a: ''\nb: ~\nc: &x [1]\nd: *x\n").unwrap_or_default();
-        let Some(Some(doc)) = docs.first() else { panic!() };
+        let Some(Some(doc)) = docs.first() else {
+            panic!()
+        };
         assert!(!doc.get("a").is_some_and(Node::is_null));
         assert!(doc.get("b").is_some_and(Node::is_null));
-        assert_eq!(doc.get("d").and_then(Node::as_seq).map(<[Node]>::len), Some(1));
+        assert_eq!(
+            doc.get("d").and_then(Node::as_seq).map(<[Node]>::len),
+            Some(1)
+        );
     }
 }

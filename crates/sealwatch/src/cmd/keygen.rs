@@ -65,16 +65,26 @@ pub fn run(args: KeygenArgs) -> anyhow::Result<u8> {
     if !args.force {
         for path in [&key_path, &pub_path] {
             if path.exists() {
-                bail!("refusing to overwrite {} (use --force to replace it)", path.display());
+                bail!(
+                    "refusing to overwrite {} (use --force to replace it)",
+                    path.display()
+                );
             }
         }
     }
 
     let password = read_password()?;
     let mut rng = rand_core::OsRng;
-    let key = PrivateKey::generate(args.key_type.key_type(), &mut rng).context("generating the key")?;
-    let private_pem = Zeroizing::new(key.to_cosign_pem(password.as_bytes(), &mut rng).context("encrypting the key")?);
-    let public_pem = key.public_key().to_pem().context("encoding the public key")?;
+    let key =
+        PrivateKey::generate(args.key_type.key_type(), &mut rng).context("generating the key")?;
+    let private_pem = Zeroizing::new(
+        key.to_cosign_pem(password.as_bytes(), &mut rng)
+            .context("encrypting the key")?,
+    );
+    let public_pem = key
+        .public_key()
+        .to_pem()
+        .context("encoding the public key")?;
 
     write_atomically(&key_path, private_pem.as_bytes(), 0o600, args.force)?;
     if let Err(err) = write_atomically(&pub_path, public_pem.as_bytes(), 0o644, args.force) {
@@ -98,7 +108,9 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 fn read_password() -> anyhow::Result<Zeroizing<String>> {
     for var in PASSWORD_VARS {
         if let Some(value) = std::env::var_os(var) {
-            let value = value.into_string().map_err(|_| anyhow::anyhow!("{var} is not valid UTF-8"))?;
+            let value = value
+                .into_string()
+                .map_err(|_| anyhow::anyhow!("{var} is not valid UTF-8"))?;
             return Ok(Zeroizing::new(value));
         }
     }
@@ -126,13 +138,18 @@ fn write_atomically(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> anyh
     };
     let mut file = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    file.as_file().sync_all().with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.as_file()
+        .sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
     set_mode(file.path(), mode)?;
     if replace {
-        file.persist(path).with_context(|| format!("writing {}", path.display()))?;
+        file.persist(path)
+            .with_context(|| format!("writing {}", path.display()))?;
     } else {
-        file.persist_noclobber(path).with_context(|| format!("writing {}", path.display()))?;
+        file.persist_noclobber(path)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

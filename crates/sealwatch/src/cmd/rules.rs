@@ -42,7 +42,8 @@ pub fn run(args: RulesArgs) -> anyhow::Result<u8> {
 pub fn expand_rules_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).with_context(|| format!("reading rules path {}", path.display()))?;
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("reading rules path {}", path.display()))?;
         if meta.is_dir() {
             let mut files: Vec<PathBuf> = std::fs::read_dir(path)
                 .with_context(|| format!("listing rules folder {}", path.display()))?
@@ -60,14 +61,21 @@ pub fn expand_rules_paths(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// Read and compile rules files; returns the rule set and all diagnostics.
-pub fn load_rules(paths: &[PathBuf], selection: &Selection) -> anyhow::Result<(Ruleset, Vec<Diagnostic>)> {
+pub fn load_rules(
+    paths: &[PathBuf],
+    selection: &Selection,
+) -> anyhow::Result<(Ruleset, Vec<Diagnostic>)> {
     let files = expand_rules_paths(paths)?;
     let mut contents: Vec<(String, Vec<u8>)> = Vec::with_capacity(files.len());
     for file in &files {
-        let bytes = std::fs::read(file).with_context(|| format!("reading rules file {}", file.display()))?;
+        let bytes = std::fs::read(file)
+            .with_context(|| format!("reading rules file {}", file.display()))?;
         contents.push((display(file), bytes));
     }
-    Ok(load_and_compile(contents.iter().map(|(n, b)| (n.as_str(), b.as_slice())), selection))
+    Ok(load_and_compile(
+        contents.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+        selection,
+    ))
 }
 
 fn display(path: &Path) -> String {
@@ -89,7 +97,10 @@ fn validate(args: ValidateArgs) -> anyhow::Result<u8> {
         eprintln!("rules invalid: {errors} error(s), {warnings} warning(s)");
         Ok(1)
     } else {
-        eprintln!("rules ok: {} rule(s), {warnings} warning(s)", ruleset.rules().len());
+        eprintln!(
+            "rules ok: {} rule(s), {warnings} warning(s)",
+            ruleset.rules().len()
+        );
         Ok(0)
     }
 }

@@ -89,14 +89,20 @@ fn verify_with_bundle(args: &VerifyBlobArgs, bundle_path: &Path, input: &Input) 
     };
     let root = match &args.trusted_root {
         Some(path) => {
-            let json = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+            let json = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
             TrustedRoot::from_json(&json).with_context(|| format!("loading {}", path.display()))?
         }
-        None => TrustedRoot::production().context("loading the embedded Sigstore production root")?,
+        None => {
+            TrustedRoot::production().context("loading the embedded Sigstore production root")?
+        }
     };
-    let bundle_bytes = std::fs::read(bundle_path).with_context(|| format!("reading {}", bundle_path.display()))?;
+    let bundle_bytes =
+        std::fs::read(bundle_path).with_context(|| format!("reading {}", bundle_path.display()))?;
     let Ok(bundle_json) = String::from_utf8(bundle_bytes) else {
-        return Ok(Err(sealwatch_trust::Error::MalformedBundle { reason: "not UTF-8 text".to_string() }));
+        return Ok(Err(sealwatch_trust::Error::MalformedBundle {
+            reason: "not UTF-8 text".to_string(),
+        }));
     };
     let artifact = match input {
         Input::File(bytes) => bundle::Artifact::Bytes(bytes),
@@ -119,26 +125,38 @@ fn verify_with_bundle(args: &VerifyBlobArgs, bundle_path: &Path, input: &Input) 
 }
 
 fn verify_with_signature(args: &VerifyBlobArgs, signature_path: &Path, input: &Input) -> Outcome {
-    let Some(key_path) = &args.key else { bail!("--signature needs --key") };
+    let Some(key_path) = &args.key else {
+        bail!("--signature needs --key")
+    };
     let key = read_public_key(key_path)?;
     let Input::File(artifact) = input else {
         bail!("--signature verifies over the artifact bytes: give the file, not a digest");
     };
-    let raw = std::fs::read(signature_path).with_context(|| format!("reading {}", signature_path.display()))?;
+    let raw = std::fs::read(signature_path)
+        .with_context(|| format!("reading {}", signature_path.display()))?;
     // cosign sign-blob writes base64 text; accept raw bytes as well.
     let signature = std::str::from_utf8(&raw)
         .ok()
-        .and_then(|text| base64::engine::general_purpose::STANDARD.decode(text.trim()).ok())
+        .and_then(|text| {
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .ok()
+        })
         .unwrap_or(raw);
     match sealwatch_trust::verify_signature(&key, artifact, &signature) {
-        Ok(_) => Ok(Ok(format!(": {} signature with {}", key.key_type(), key_path.display()))),
+        Ok(_) => Ok(Ok(format!(
+            ": {} signature with {}",
+            key.key_type(),
+            key_path.display()
+        ))),
         Err(err) if err.is_not_verified() => Ok(Err(err)),
         Err(err) => Err(err.into()),
     }
 }
 
 fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let pem =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     PublicKey::from_pem(&pem).with_context(|| format!("reading the public key {}", path.display()))
 }
 
@@ -151,7 +169,8 @@ fn read_input(file_or_digest: &str) -> anyhow::Result<Input> {
             }
         }
     }
-    let bytes = std::fs::read(path).with_context(|| format!("reading the artifact {file_or_digest}"))?;
+    let bytes =
+        std::fs::read(path).with_context(|| format!("reading the artifact {file_or_digest}"))?;
     Ok(Input::File(bytes))
 }
 

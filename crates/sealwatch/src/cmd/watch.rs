@@ -22,7 +22,12 @@ enum OutputKind {
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Rules file or folder (files in name order); repeat to load several, in order.
-    #[arg(short = 'r', long = "rules", required = true, value_name = "FILE_OR_DIR")]
+    #[arg(
+        short = 'r',
+        long = "rules",
+        required = true,
+        value_name = "FILE_OR_DIR"
+    )]
     rules: Vec<PathBuf>,
     /// Events to replay, in the sealwatch events JSONL format (docs/events-jsonl.md); `-` reads
     /// standard input.
@@ -120,18 +125,28 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
             OutputKind::Json => outputs::Format::Json,
         },
         queue_capacity: args.queue_capacity,
-        overflow: if args.drop_when_full { outputs::Overflow::Drop } else { outputs::Overflow::Block },
+        overflow: if args.drop_when_full {
+            outputs::Overflow::Drop
+        } else {
+            outputs::Overflow::Block
+        },
         rate: args.rate,
         max_burst: args.max_burst,
     };
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
 
     let (name, input): (String, Box<dyn std::io::BufRead>) = if args.replay.as_os_str() == "-" {
-        ("<stdin>".to_string(), Box::new(BufReader::new(std::io::stdin())))
+        (
+            "<stdin>".to_string(),
+            Box::new(BufReader::new(std::io::stdin())),
+        )
     } else {
         let file = std::fs::File::open(&args.replay)
             .with_context(|| format!("opening replay file {}", args.replay.display()))?;
-        (args.replay.display().to_string(), Box::new(BufReader::new(file)))
+        (
+            args.replay.display().to_string(),
+            Box::new(BufReader::new(file)),
+        )
     };
     let mut reader = ReplayReader::new(name, input);
     let mut dispatcher = Dispatcher::start(sinks, &config);
@@ -139,7 +154,9 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let result: anyhow::Result<()> = (|| {
         while let Some(event) = reader.next_event()? {
             events += 1;
-            ruleset.matching(&event, |rule| dispatcher.submit(ruleset.alert(rule, &event, &hostname)));
+            ruleset.matching(&event, |rule| {
+                dispatcher.submit(ruleset.alert(rule, &event, &hostname))
+            });
         }
         Ok(())
     })();
@@ -158,7 +175,10 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         eprintln!("alert output error: {e}");
     }
     if stats.failed_writes > 0 && stats.delivered == 0 && stats.submitted > 0 {
-        bail!("no alert could be delivered ({} failed write(s))", stats.failed_writes);
+        bail!(
+            "no alert could be delivered ({} failed write(s))",
+            stats.failed_writes
+        );
     }
     Ok(if stats.submitted > 0 { 1 } else { 0 })
 }

@@ -1,0 +1,611 @@
+//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name).
+//!
+//! The store is one [`redb`] file. redb over SQLite: pure Rust (no C toolchain in the build), ACID with
+//! copy-on-write commits, and a reader never sees a half-written transaction; the whole file is still
+//! replaced atomically on import (write a copy beside it, fsync, rename), so a killed import or a full disk
+//! leaves the previous database untouched and a scan running meanwhile keeps its open file.
+//!
+//! Layout (schema version [`SCHEMA_VERSION`]):
+//! - `meta`: `schema_version`, `sources` (JSON list of [`SourceInfo`]), `updated_at`;
+//! - `vulns`: record id -> OSV JSON;
+//! - `by_package`: `"<Ecosystem>\0<normalised name>"` -> JSON list of record ids.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use sealwatch_advisory::matching::normalize_name;
+use sealwatch_advisory::osv::Vulnerability;
+use sealwatch_version::Ecosystem;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+/// Bumped whenever the layout changes; a database from a newer sealwatch is refused, not misread.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const VULNS: TableDefinition<&str, &[u8]> = TableDefinition::new("vulns");
+const BY_PACKAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("by_package");
+
+/// Largest single OSV record accepted (the biggest real ones are a few hundred KiB).
+const MAX_RECORD_BYTES: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    #[error("no vulnerability database at {path}; run `sealwatch db import PATH` (offline) or `sealwatch db update`")]
+    Missing { path: PathBuf },
+
+    #[error("{path}: the database has schema version {found}, this sealwatch reads version {SCHEMA_VERSION}; upgrade sealwatch or rebuild the database")]
+    NewerSchema { path: PathBuf, found: u32 },
+
+    #[error("{path}: not a sealwatch vulnerability database ({reason})")]
+    NotADatabase { path: PathBuf, reason: String },
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: database error: {source}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: Box<redb::Error>,
+    },
+
+    #[error("{path}: not a readable zip archive: {source}")]
+    Zip {
+        path: PathBuf,
+        #[source]
+        source: zip::result::ZipError,
+    },
+
+    #[error("{path}: {source}")]
+    Advisory {
+        path: PathBuf,
+        #[source]
+        source: sealwatch_advisory::AdvisoryError,
+    },
+
+    #[error("{path}: nothing to import (expected an OSV zip, a folder of OSV JSON files, or Alpine secdb YAML)")]
+    NothingToImport { path: PathBuf },
+}
+
+type Result<T, E = DbError> = std::result::Result<T, E>;
+
+fn store_err(path: &Path) -> impl Fn(redb::Error) -> DbError + '_ {
+    move |e| DbError::Store { path: path.to_owned(), source: Box::new(e) }
+}
+
+/// Where one import came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// What the user imported (a path or URL).
+    pub location: String,
+    /// `osv-zip`, `osv-dir`, `alpine-secdb`.
+    pub kind: String,
+    /// RFC 3339 time of the import.
+    pub imported_at: String,
+    /// sha256 of the imported bytes (for a folder: of the sorted file list and contents).
+    pub sha256: String,
+    pub records: u64,
+    pub skipped: u64,
+}
+
+/// A record or file an import skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportDiagnostic {
+    /// The file (or zip member) the problem is in.
+    pub file: String,
+    /// The record's id, when readable.
+    pub id: Option<String>,
+    pub message: String,
+}
+
+impl std::fmt::Display for ImportDiagnostic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.id {
+            Some(id) => write!(f, "{}: {id}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+/// What `sealwatch db status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct DbStatus {
+    pub path: PathBuf,
+    pub schema_version: u32,
+    pub updated_at: Option<String>,
+    pub records: u64,
+    pub packages: u64,
+    pub sources: Vec<SourceInfo>,
+}
+
+/// The default database file: `<user cache>/sealwatch/db/advisories.redb`.
+pub fn default_path() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|c| c.join("sealwatch/db/advisories.redb"))
+}
+
+/// The index key of a package: the OSV ecosystem without its release suffix, and the name normalised the
+/// way that ecosystem compares names. `None` for an ecosystem sealwatch cannot order.
+pub fn package_key(ecosystem: &str, name: &str) -> Option<String> {
+    let base = ecosystem.split(':').next().unwrap_or(ecosystem);
+    let eco = Ecosystem::from_name(base)?;
+    Some(format!("{}\0{}", eco.name(), normalize_name(eco, name)))
+}
+
+/// An open database, for reading.
+pub struct AdvisoryDb {
+    path: PathBuf,
+    db: Database,
+}
+
+impl AdvisoryDb {
+    pub fn open(path: &Path) -> Result<AdvisoryDb> {
+        if !path.is_file() {
+            return Err(DbError::Missing { path: path.to_owned() });
+        }
+        let db = Database::open(path).map_err(|e| DbError::NotADatabase {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let this = AdvisoryDb { path: path.to_owned(), db };
+        let found = this.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(DbError::NewerSchema { path: path.to_owned(), found });
+        }
+        Ok(this)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let err = store_err(&self.path);
+        let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let table = txn.open_table(META).map_err(|e| DbError::NotADatabase {
+            path: self.path.clone(),
+            reason: format!("no metadata table ({e})"),
+        })?;
+        let value = table.get(key).map_err(|e| err(e.into()))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn schema_version(&self) -> Result<u32> {
+        let raw = self.meta("schema_version")?.ok_or_else(|| DbError::NotADatabase {
+            path: self.path.clone(),
+            reason: "no schema version".into(),
+        })?;
+        serde_json::from_slice(&raw)
+            .map_err(|e| DbError::NotADatabase { path: self.path.clone(), reason: format!("bad schema version: {e}") })
+    }
+
+    /// Every advisory that names this package (in any release of its ecosystem).
+    pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<Vulnerability>> {
+        let Some(key) = package_key(ecosystem, name) else { return Ok(Vec::new()) };
+        let err = store_err(&self.path);
+        let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
+        let Some(ids) = index.get(key.as_str()).map_err(|e| err(e.into()))? else { return Ok(Vec::new()) };
+        let ids: Vec<String> = serde_json::from_slice(ids.value())
+            .map_err(|e| DbError::NotADatabase { path: self.path.clone(), reason: format!("bad index entry: {e}") })?;
+        let vulns = txn.open_table(VULNS).map_err(|e| err(e.into()))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(raw) = vulns.get(id.as_str()).map_err(|e| err(e.into()))? {
+                let vuln = Vulnerability::from_json(raw.value())
+                    .map_err(|source| DbError::Advisory { path: self.path.clone(), source })?;
+                out.push(vuln);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn status(&self) -> Result<DbStatus> {
+        let err = store_err(&self.path);
+        let sources: Vec<SourceInfo> = match self.meta("sources")? {
+            Some(raw) => serde_json::from_slice(&raw).map_err(|e| DbError::NotADatabase {
+                path: self.path.clone(),
+                reason: format!("bad sources list: {e}"),
+            })?,
+            None => Vec::new(),
+        };
+        let updated_at = self.meta("updated_at")?.and_then(|raw| serde_json::from_slice(&raw).ok());
+        let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
+        let records = txn.open_table(VULNS).map_err(|e| err(e.into()))?.len().map_err(|e| err(e.into()))?;
+        let packages = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?.len().map_err(|e| err(e.into()))?;
+        Ok(DbStatus { path: self.path.clone(), schema_version: self.schema_version()?, updated_at, records, packages, sources })
+    }
+}
+
+/// Builds a new version of the database next to the live one and swaps it in on [`DbWriter::commit`].
+///
+/// Dropping a writer without committing (or a crash, a kill, a full disk) removes the half-built copy
+/// and leaves the live database as it was.
+pub struct DbWriter {
+    target: PathBuf,
+    temp: tempfile::TempPath,
+    db: Database,
+    sources: Vec<SourceInfo>,
+}
+
+impl DbWriter {
+    /// Start from the current database at `target` (if any), or from nothing with `fresh`.
+    pub fn begin(target: &Path, fresh: bool) -> Result<DbWriter> {
+        let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Io { path: dir.to_owned(), source })?;
+        let temp = tempfile::Builder::new()
+            .prefix(".advisories-")
+            .suffix(".redb.tmp")
+            .tempfile_in(dir)
+            .map_err(|source| DbError::Io { path: dir.to_owned(), source })?
+            .into_temp_path();
+        let mut sources = Vec::new();
+        if target.is_file() && !fresh {
+            // Validate the old one first: never build on top of a newer schema or a foreign file.
+            let old = AdvisoryDb::open(target)?;
+            sources = old.status()?.sources;
+            drop(old);
+            std::fs::copy(target, &temp).map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
+        } else {
+            std::fs::remove_file(&temp).map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
+        }
+        let db = Database::create(&temp).map_err(|e| store_err(&temp)(e.into()))?;
+        let writer = DbWriter { target: target.to_owned(), temp, db, sources };
+        writer.put_meta("schema_version", &SCHEMA_VERSION)?;
+        Ok(writer)
+    }
+
+    fn put_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let err = store_err(&self.temp);
+        let bytes = serde_json::to_vec(value).map_err(|e| DbError::NotADatabase {
+            path: self.temp.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let txn = self.db.begin_write().map_err(|e| err(e.into()))?;
+        {
+            let mut table = txn.open_table(META).map_err(|e| err(e.into()))?;
+            table.insert(key, bytes.as_slice()).map_err(|e| err(e.into()))?;
+        }
+        txn.commit().map_err(|e| err(e.into()))?;
+        Ok(())
+    }
+
+    /// Store records (replacing records with the same id) and index them by package.
+    fn store(&self, records: &[(Vulnerability, Vec<u8>)]) -> Result<()> {
+        let err = store_err(&self.temp);
+        let txn = self.db.begin_write().map_err(|e| err(e.into()))?;
+        {
+            let mut vulns = txn.open_table(VULNS).map_err(|e| err(e.into()))?;
+            let mut index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
+            let mut additions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for (vuln, raw) in records {
+                // The same id can arrive from several sources (Alpine's secdb names a CVE once per release
+                // branch): keep every `affected` entry, so one source never hides another's ranges.
+                let existing = vulns.get(vuln.id.as_str()).map_err(|e| err(e.into()))?.map(|v| v.value().to_vec());
+                let merged = existing.and_then(|old| Vulnerability::from_json(&old).ok()).map(|mut old| {
+                    for affected in &vuln.affected {
+                        if !old.affected.contains(affected) {
+                            old.affected.push(affected.clone());
+                        }
+                    }
+                    old
+                });
+                match merged {
+                    Some(merged) => {
+                        let bytes = serde_json::to_vec(&merged).unwrap_or_else(|_| raw.clone());
+                        vulns.insert(vuln.id.as_str(), bytes.as_slice()).map_err(|e| err(e.into()))?;
+                    }
+                    None => {
+                        vulns.insert(vuln.id.as_str(), raw.as_slice()).map_err(|e| err(e.into()))?;
+                    }
+                }
+                for affected in &vuln.affected {
+                    let Some(pkg) = &affected.package else { continue };
+                    if let Some(key) = package_key(&pkg.ecosystem, &pkg.name) {
+                        additions.entry(key).or_default().insert(vuln.id.clone());
+                    }
+                }
+            }
+            for (key, ids) in additions {
+                let mut all: BTreeSet<String> = match index.get(key.as_str()).map_err(|e| err(e.into()))? {
+                    Some(existing) => serde_json::from_slice(existing.value()).unwrap_or_default(),
+                    None => BTreeSet::new(),
+                };
+                all.extend(ids);
+                let bytes = serde_json::to_vec(&all).unwrap_or_default();
+                index.insert(key.as_str(), bytes.as_slice()).map_err(|e| err(e.into()))?;
+            }
+        }
+        txn.commit().map_err(|e| err(e.into()))?;
+        Ok(())
+    }
+
+    /// Import an OSV zip (`all.zip`), a folder of OSV JSON files, or Alpine secdb YAML (a file or a
+    /// folder of them). Records that cannot be read are skipped with a diagnostic; the rest import.
+    pub fn import(&mut self, path: &Path) -> Result<Vec<ImportDiagnostic>> {
+        let io = |source| DbError::Io { path: path.to_owned(), source };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let mut diagnostics = Vec::new();
+        let mut records = Vec::new();
+        let mut hasher = Sha256::new();
+        let kind;
+        if meta.is_dir() {
+            let mut files = Vec::new();
+            collect_files(path, &mut files).map_err(io)?;
+            files.sort();
+            let secdb: Vec<_> = files.iter().filter(|f| has_ext(f, &["yaml", "yml"])).cloned().collect();
+            let json: Vec<_> = files.iter().filter(|f| has_ext(f, &["json"])).cloned().collect();
+            if json.is_empty() && secdb.is_empty() {
+                return Err(DbError::NothingToImport { path: path.to_owned() });
+            }
+            kind = if json.is_empty() { "alpine-secdb" } else { "osv-dir" };
+            for file in json {
+                let bytes = read_bounded(&file)?;
+                hasher.update(file.to_string_lossy().as_bytes());
+                hasher.update(&bytes);
+                push_record(&file.display().to_string(), bytes, &mut records, &mut diagnostics);
+            }
+            for file in secdb {
+                let bytes = read_bounded(&file)?;
+                hasher.update(&bytes);
+                import_secdb(&file, &bytes, &mut records, &mut diagnostics)?;
+            }
+        } else if has_ext(path, &["yaml", "yml"]) {
+            kind = "alpine-secdb";
+            let bytes = read_bounded(path)?;
+            hasher.update(&bytes);
+            import_secdb(path, &bytes, &mut records, &mut diagnostics)?;
+        } else {
+            kind = "osv-zip";
+            let file = std::fs::File::open(path).map_err(io)?;
+            let mut archive =
+                zip::ZipArchive::new(file).map_err(|source| DbError::Zip { path: path.to_owned(), source })?;
+            for i in 0..archive.len() {
+                let mut member =
+                    archive.by_index(i).map_err(|source| DbError::Zip { path: path.to_owned(), source })?;
+                let member_name = member.name().map(|n| n.into_owned()).unwrap_or_default();
+                if !member.is_file() || !member_name.ends_with(".json") {
+                    continue;
+                }
+                let name = format!("{}!{member_name}", path.display());
+                if member.size() > MAX_RECORD_BYTES {
+                    diagnostics.push(ImportDiagnostic { file: name, id: None, message: "record too large".into() });
+                    continue;
+                }
+                let mut bytes = Vec::with_capacity(member.size() as usize);
+                if let Err(e) = (&mut member).take(MAX_RECORD_BYTES).read_to_end(&mut bytes) {
+                    // A corrupt member (bad CRC, truncated) fails the whole import: the archive is damaged.
+                    return Err(DbError::Io { path: PathBuf::from(name), source: e });
+                }
+                hasher.update(&bytes);
+                push_record(&name, bytes, &mut records, &mut diagnostics);
+            }
+        }
+        self.store(&records)?;
+        let imported_at = now_rfc3339();
+        let location = path.canonicalize().unwrap_or_else(|_| path.to_owned()).display().to_string();
+        self.sources.retain(|s| s.location != location);
+        self.sources.push(SourceInfo {
+            location,
+            kind: kind.into(),
+            imported_at: imported_at.clone(),
+            sha256: hex::encode(hasher.finalize()),
+            records: records.len() as u64,
+            skipped: diagnostics.len() as u64,
+        });
+        Ok(diagnostics)
+    }
+
+    /// Make the new database the live one: fsync, then rename over the old file.
+    pub fn commit(self) -> Result<PathBuf> {
+        self.put_meta("sources", &self.sources)?;
+        self.put_meta("updated_at", &now_rfc3339())?;
+        let DbWriter { target, temp, db, .. } = self;
+        drop(db);
+        let file = std::fs::File::open(&temp).map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
+        file.sync_all().map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
+        temp.persist(&target).map_err(|e| DbError::Io { path: target.clone(), source: e.error })?;
+        Ok(target)
+    }
+}
+
+fn push_record(
+    file: &str,
+    bytes: Vec<u8>,
+    records: &mut Vec<(Vulnerability, Vec<u8>)>,
+    diagnostics: &mut Vec<ImportDiagnostic>,
+) {
+    match Vulnerability::from_json(&bytes) {
+        Ok(vuln) if vuln.is_withdrawn() => {
+            diagnostics.push(ImportDiagnostic { file: file.into(), id: Some(vuln.id), message: "withdrawn; skipped".into() })
+        }
+        Ok(vuln) => records.push((vuln, bytes)),
+        Err(e) => {
+            let id = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
+            diagnostics.push(ImportDiagnostic { file: file.into(), id, message: format!("malformed OSV record: {e}") });
+        }
+    }
+}
+
+fn import_secdb(
+    path: &Path,
+    bytes: &[u8],
+    records: &mut Vec<(Vulnerability, Vec<u8>)>,
+    diagnostics: &mut Vec<ImportDiagnostic>,
+) -> Result<()> {
+    let text = String::from_utf8_lossy(bytes);
+    let origin = path.display().to_string();
+    let (secdb, notes) = sealwatch_advisory::secdb::parse(&origin, &text)
+        .map_err(|source| DbError::Advisory { path: path.to_owned(), source })?;
+    for note in notes {
+        diagnostics.push(ImportDiagnostic {
+            file: format!("{}:{}:{}", origin, note.line, note.column),
+            id: None,
+            message: note.message,
+        });
+    }
+    for vuln in secdb.to_osv() {
+        let raw = serde_json::to_vec(&vuln).unwrap_or_default();
+        records.push((vuln, raw));
+    }
+    Ok(())
+}
+
+fn read_bounded(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| DbError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_RECORD_BYTES {
+        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidData, "file larger than 16 MiB")));
+    }
+    Ok(bytes)
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            collect_files(&entry.path(), out)?;
+        } else if kind.is_file() {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+fn has_ext(path: &Path, exts: &[&str]) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+fn now_rfc3339() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn osv(id: &str, eco: &str, name: &str, fixed: &str) -> String {
+        format!(
+            r#"{{"id":"{id}","modified":"2024-01-01T00:00:00Z","affected":[{{"package":{{"ecosystem":"{eco}","name":"{name}"}},"ranges":[{{"type":"ECOSYSTEM","events":[{{"introduced":"0"}},{{"fixed":"{fixed}"}}]}}]}}]}}"#
+        )
+    }
+
+    #[test]
+    fn imports_a_folder_skipping_bad_records_and_looks_up_by_package() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("osv");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        std::fs::write(src.join("a.json"), osv("PYSEC-1", "PyPI", "Django", "4.2.1")).expect("write");
+        std::fs::write(src.join("b.json"), osv("GHSA-x", "npm", "lodash", "4.17.21")).expect("write");
+        std::fs::write(src.join("bad.json"), r#"{"id":"BROKEN-1","affected":"nope"}"#).expect("write");
+        let db_path = dir.path().join("db/advisories.redb");
+
+        let mut writer = DbWriter::begin(&db_path, false).expect("begin");
+        let diags = writer.import(&src).expect("import");
+        assert_eq!(diags.len(), 1, "{diags:?}");
+        assert_eq!(diags[0].id.as_deref(), Some("BROKEN-1"));
+        assert!(diags[0].file.ends_with("bad.json"));
+        writer.commit().expect("commit");
+
+        let db = AdvisoryDb::open(&db_path).expect("open");
+        // PyPI names compare normalised (PEP 503).
+        let found = db.lookup("PyPI", "django").expect("lookup");
+        assert_eq!(found.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), ["PYSEC-1"]);
+        assert!(db.lookup("npm", "Lodash").expect("lookup").is_empty(), "npm names are case-sensitive");
+        assert_eq!(db.lookup("npm", "lodash").expect("lookup").len(), 1);
+        let status = db.status().expect("status");
+        assert_eq!((status.records, status.sources.len()), (2, 1));
+        assert_eq!(status.sources[0].skipped, 1);
+    }
+
+    #[test]
+    fn a_dropped_writer_leaves_the_live_database_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("one.json");
+        std::fs::write(&src, osv("A-1", "Go", "example.com/m", "1.2.3")).expect("write");
+        let dir_src = dir.path().join("src");
+        std::fs::create_dir_all(&dir_src).expect("mkdir");
+        std::fs::rename(&src, dir_src.join("one.json")).expect("move");
+        let db_path = dir.path().join("advisories.redb");
+        let mut w = DbWriter::begin(&db_path, false).expect("begin");
+        w.import(&dir_src).expect("import");
+        w.commit().expect("commit");
+        let before = AdvisoryDb::open(&db_path).expect("open").status().expect("status");
+
+        std::fs::write(dir_src.join("two.json"), osv("A-2", "Go", "example.com/m", "1.3.0")).expect("write");
+        let mut w = DbWriter::begin(&db_path, false).expect("begin");
+        w.import(&dir_src).expect("import");
+        drop(w); // killed before commit
+        // (redb rewrites its header when a file is opened, so compare contents, not bytes.)
+        let after = AdvisoryDb::open(&db_path).expect("open").status().expect("status");
+        assert_eq!((after.records, after.updated_at, after.sources), (before.records, before.updated_at, before.sources));
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "temporary copy removed");
+        assert_eq!(AdvisoryDb::open(&db_path).expect("open").lookup("Go", "example.com/m").expect("lookup").len(), 1);
+    }
+
+    #[test]
+    fn refuses_a_newer_schema_and_foreign_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_path = dir.path().join("advisories.redb");
+        let w = DbWriter::begin(&db_path, false).expect("begin");
+        w.put_meta("schema_version", &(SCHEMA_VERSION + 1)).expect("meta");
+        w.commit().expect("commit");
+        let err = AdvisoryDb::open(&db_path).err().expect("refused");
+        assert!(matches!(err, DbError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1), "{err}");
+
+        let junk = dir.path().join("junk.redb");
+        std::fs::write(&junk, b"not a database at all").expect("write");
+        assert!(matches!(AdvisoryDb::open(&junk), Err(DbError::NotADatabase { .. })));
+        assert!(matches!(AdvisoryDb::open(&dir.path().join("none.redb")), Err(DbError::Missing { .. })));
+    }
+
+    #[test]
+    fn a_corrupt_zip_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let zip_path = dir.path().join("all.zip");
+        std::fs::write(&zip_path, b"PK\x03\x04 this is not really a zip").expect("write");
+        let mut w = DbWriter::begin(&dir.path().join("db.redb"), false).expect("begin");
+        let err = w.import(&zip_path).err().expect("corrupt zip refused");
+        assert!(err.to_string().contains("all.zip"), "{err}");
+    }
+
+    #[test]
+    fn imports_the_real_alpine_secdb() {
+        let Some(secdb) = sealwatch_test::require_shared("fixtures/advisories/alpine-secdb/v3.10") else { return };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_path = dir.path().join("advisories.redb");
+        let mut w = DbWriter::begin(&db_path, false).expect("begin");
+        w.import(&secdb).expect("import secdb");
+        w.commit().expect("commit");
+        let db = AdvisoryDb::open(&db_path).expect("open");
+        let status = db.status().expect("status");
+        assert!(status.records > 100, "{status:?}");
+        assert_eq!(status.sources[0].kind, "alpine-secdb");
+        // musl is in main.yaml of every Alpine release of the time.
+        assert!(!db.lookup("Alpine:v3.10", "musl").expect("lookup").is_empty());
+    }
+}

