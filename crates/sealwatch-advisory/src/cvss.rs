@@ -232,6 +232,9 @@ mod tests {
             9.3,
             Severity::Critical,
         );
+        // Temporal metrics (as some vendors publish) still give the base score's rating.
+        let temporal = score_vector("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H/E:P/RL:O/RC:C");
+        assert_eq!(temporal.map(|s| s.severity).ok(), Some(Severity::Critical));
         assert!(score_vector("CVSS:3.1/AV:X").is_err());
         assert!(score_vector("not a vector").is_err());
     }

@@ -70,9 +70,12 @@ enum Node {
 }
 
 impl Node {
+    /// Where the node starts. A block mapping's own event is marked after its first key, so
+    /// the first key's position is used instead.
     fn mark(&self) -> Marker {
         match self {
-            Node::Scalar(_, m) | Node::Seq(_, m) | Node::Map(_, m) | Node::Alias(m) => *m,
+            Node::Map(entries, m) => entries.first().map_or(*m, |(k, _)| k.mark()),
+            Node::Scalar(_, m) | Node::Seq(_, m) | Node::Alias(m) => *m,
         }
     }
 
@@ -384,5 +387,106 @@ impl SecDb {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_is_reported_with_its_position() {
+        let text = "\
+distroversion: v3.99
+reponame: main
+packages:
+  - pkg:
+      name: good
+      secfixes:
+        1.0-r1:
+          - CVE-2020-0001 XSA-1
+          - CVE_2020-0002
+        0:
+          - CVE-2020-0003
+  - pkg:
+      secfixes: {}
+  - pkg:
+      name: odd
+      secfixes:
+        2.0-r0: CVE-2020-0004
+        2.1-r0:
+          - not an id
+  - nopkg: 1
+";
+        let (db, diags) = parse("test.yaml", text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(db.distroversion, "v3.99");
+        assert_eq!(db.packages.len(), 2, "the entry without a name is skipped");
+        assert_eq!(
+            db.packages[0].secfixes,
+            [
+                (
+                    "1.0-r1".to_owned(),
+                    vec![
+                        "CVE-2020-0001".to_owned(),
+                        "XSA-1".to_owned(),
+                        "CVE-2020-0002".to_owned()
+                    ]
+                ),
+                ("0".to_owned(), vec!["CVE-2020-0003".to_owned()]),
+            ]
+        );
+        let at: Vec<(usize, usize)> = diags.iter().map(|d| (d.line, d.column)).collect();
+        // CVE_ typo (line 9), missing name (line 13), non-list (line 17), three words of
+        // "not an id" (line 19), entry without pkg (line 20).
+        assert_eq!(
+            at,
+            [
+                (9, 13),
+                (13, 7),
+                (17, 17),
+                (19, 13),
+                (19, 13),
+                (19, 13),
+                (20, 5)
+            ],
+            "{diags:#?}"
+        );
+        assert!(diags
+            .iter()
+            .all(|d| d.to_string().starts_with("test.yaml:")));
+
+        // `0` means "never affected": the range is empty.
+        let osv = db.to_osv();
+        let never = osv
+            .iter()
+            .find(|v| v.id == "CVE-2020-0003")
+            .unwrap_or_else(|| panic!("missing"));
+        let ranges = &never.affected[0].ranges;
+        assert!(!sealwatch_version::check_ranges(
+            sealwatch_version::Ecosystem::Alpine,
+            "0.1-r0",
+            ranges,
+            &[]
+        )
+        .unwrap_or(true));
+    }
+
+    #[test]
+    fn broken_files_are_errors() {
+        for (text, line) in [
+            ("packages: [", 1),
+            ("reponame: main\npackages: []\n", 1),
+            ("distroversion: v3.1\n", 1),
+        ] {
+            match parse("bad.yaml", text) {
+                Err(AdvisoryError::SecdbYaml {
+                    line: l, origin, ..
+                }) => {
+                    assert_eq!(origin, "bad.yaml");
+                    assert!(l >= line, "{text:?}: line {l}");
+                }
+                other => panic!("{text:?}: expected an error, got {other:?}"),
+            }
+        }
     }
 }

@@ -357,21 +357,27 @@ impl Image {
     }
 }
 
-/// Turn an I/O error from a verifying stream back into our error if it carries one.
+/// Turn an I/O error from a verifying stream back into our error if it carries one
+/// (verification and limit failures travel through `io::Read` as `InvalidData` errors).
 pub(crate) fn blob_error(e: std::io::Error, digest: &Digest, source_name: &str) -> Error {
+    stream_error(e, format!("{digest} in {source_name}"))
+}
+
+/// Like [`blob_error`], naming the layer with `layer`.
+pub(crate) fn stream_error(e: std::io::Error, layer: String) -> Error {
     if e.get_ref().is_some_and(|inner| inner.is::<Error>()) {
-        if let Some(inner) = e.into_inner() {
-            if let Ok(err) = inner.downcast::<Error>() {
-                return *err;
-            }
+        match e.into_inner().map(|inner| inner.downcast::<Error>()) {
+            Some(Ok(err)) => *err,
+            Some(Err(other)) => Error::LayerRead {
+                layer,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidData, other),
+            },
+            None => Error::BadLayer {
+                layer,
+                reason: "verification failed".into(),
+            },
         }
-        return Error::BadLayer {
-            layer: digest.to_string(),
-            reason: "verification failed".into(),
-        };
-    }
-    Error::LayerRead {
-        layer: format!("{digest} in {source_name}"),
-        source: e,
+    } else {
+        Error::LayerRead { layer, source: e }
     }
 }

@@ -147,7 +147,20 @@ impl OciLayoutSource {
             None if index.manifests.is_empty() => {
                 return Err(invalid("index.json lists no manifests".into()))
             }
-            None => None,
+            // Several images for different platforms: select by platform like any index.
+            None if index.manifests.iter().all(|d| d.platform.is_some()) => None,
+            None => {
+                let names: Vec<&str> = index
+                    .manifests
+                    .iter()
+                    .map(|d| d.ref_name().unwrap_or("(unnamed)"))
+                    .collect();
+                return Err(invalid(format!(
+                    "index.json lists {} manifests; name one with oci:PATH:REF ({})",
+                    index.manifests.len(),
+                    names.join(", ")
+                )));
+            }
         };
         let root = match chosen {
             Some(desc) => {

@@ -78,7 +78,8 @@ impl ImageSpec {
             .entries()
             .map_err(|e| not_image(format!("not a tar archive: {e}")))?;
         for entry in entries {
-            let entry = entry.map_err(|e| not_image(format!("reading the archive: {e}")))?;
+            let entry = entry
+                .map_err(|e| not_image(format!("not a tar archive, or a damaged one: {e}")))?;
             let name = entry.path().map_err(io_err)?.to_string_lossy().into_owned();
             match archive_key(&name).as_deref() {
                 // A layout wins over manifest.json (newer `docker save` writes both), because it
@@ -241,5 +242,35 @@ mod tests {
             "alpine:3.20".parse::<ImageSpec>(),
             Ok(ImageSpec::Registry(_))
         ));
+    }
+
+    #[test]
+    fn detect_rejects_what_is_not_an_image() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let junk = dir.path().join("junk");
+        std::fs::write(&junk, vec![0x5a; 2048]).expect("write");
+        let mut empty_tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(2);
+        h.set_mode(0o644);
+        empty_tar
+            .append_data(&mut h, "hello.txt", &b"hi"[..])
+            .expect("append");
+        let plain = dir.path().join("plain.tar");
+        std::fs::write(&plain, empty_tar.into_inner().expect("tar")).expect("write");
+        for (path, needle) in [
+            (&junk, "not a tar"),
+            (&plain, "neither oci-layout nor manifest.json"),
+        ] {
+            let err = ImageSpec::detect(path).expect_err("not an image");
+            assert!(err.to_string().contains(needle), "{err}");
+        }
+        assert!(ImageSpec::detect(&dir.path().join("missing")).is_err());
+        assert_eq!(
+            ImageSpec::detect(dir.path()).expect("a folder"),
+            ImageSpec::RootFs {
+                path: dir.path().to_owned()
+            }
+        );
     }
 }

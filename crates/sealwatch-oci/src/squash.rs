@@ -24,7 +24,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::digest::Hasher;
-use crate::image::{blob_error, Backing, Image, LayerInfo, Limits};
+use crate::image::{blob_error, stream_error, Backing, Image, LayerInfo, Limits};
 use crate::manifest::Compression;
 use crate::{Digest, Error, Result, VerifyingReader};
 
@@ -387,7 +387,8 @@ impl Want<'_> {
 /// Counts decompressed bytes against the image-wide budget and hashes them for the diff_id.
 struct Tally<R> {
     inner: R,
-    hasher: Hasher,
+    /// None when the diff_id need not be computed (it is the verified blob digest).
+    hasher: Option<Hasher>,
     total: u64,
     used: Arc<AtomicU64>,
     limit: u64,
@@ -403,7 +404,7 @@ impl<R> Tally<R> {
     ) -> Self {
         Tally {
             inner,
-            hasher: Hasher::new(algorithm),
+            hasher: Some(Hasher::new(algorithm)),
             total: 0,
             used: Arc::clone(&ctx.used),
             limit: ctx.limits.max_total_bytes,
@@ -416,7 +417,9 @@ impl<R: Read> Read for Tally<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         if n > 0 {
-            self.hasher.update(&buf[..n]);
+            if let Some(h) = self.hasher.as_mut() {
+                h.update(buf.get(..n).unwrap_or_default());
+            }
             self.total += n as u64;
             let used = self.used.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
             if used > self.limit {
@@ -482,6 +485,11 @@ pub(crate) fn scan_layer(
     let (scan, hasher, total) = match layer.compression {
         Compression::None => {
             let mut t = Tally::new(buffered, algorithm, ctx, &name);
+            // An uncompressed layer's diff_id is its digest, already verified while streaming
+            // (always so for docker-archive layers): don't hash the bytes twice.
+            if layer.diff_id.as_ref() == Some(&layer.digest) {
+                t.hasher = None;
+            }
             let scan = walk_tar(&mut t, &name, index, want, ctx)?;
             io::copy(&mut t, &mut io::sink()).map_err(err)?;
             (scan, t.hasher, t.total)
@@ -519,8 +527,8 @@ pub(crate) fn scan_layer(
             (scan, hasher, total)
         }
     };
-    let actual = hasher.finish();
-    if let Some(diff_id) = &layer.diff_id {
+    if let (Some(diff_id), Some(hasher)) = (&layer.diff_id, hasher) {
+        let actual = hasher.finish();
         if &actual != diff_id {
             return Err(Error::DiffIdMismatch {
                 layer: name,
@@ -600,13 +608,7 @@ pub(crate) fn walk_tar<R: Read>(
     want: &Want<'_>,
     ctx: &WalkContext<'_>,
 ) -> Result<LayerScan> {
-    let read_err = |e: io::Error| match e.get_ref().is_some_and(|i| i.is::<Error>()) {
-        true => blob_error(e, &Digest::sha256_of(b""), layer_name),
-        false => Error::LayerRead {
-            layer: layer_name.to_owned(),
-            source: e,
-        },
-    };
+    let read_err = |e: io::Error| stream_error(e, layer_name.to_owned());
     let mut archive = tar::Archive::new(reader);
     let mut scan = LayerScan::default();
     // Targets of requested symlinks met in this layer (expansion step 1, see module docs).
@@ -643,7 +645,11 @@ pub(crate) fn walk_tar<R: Read>(
         let header = entry.header();
         let tar_kind = header.entry_type();
         let kind = match tar_kind {
-            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
+            // A pax global header (e.g. from `git archive`) describes the archive, not a file.
+            tar::EntryType::XGlobalHeader => continue,
             tar::EntryType::Directory => EntryKind::Dir,
             tar::EntryType::Symlink => EntryKind::Symlink,
             tar::EntryType::Link => EntryKind::HardLink,

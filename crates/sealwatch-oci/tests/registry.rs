@@ -516,18 +516,37 @@ fn skopeo_push_is_read_back_with_the_same_digests() {
         return;
     }
     skopeo_push_layout(&f.path, &registry, "crosscheck/alpine:3.20.3").expect("skopeo copy");
-    let client = client(RegistryOptions::default());
+    let plain_client = client(RegistryOptions::default());
     let target = reference(&registry, "crosscheck/alpine:3.20.3");
     assert_eq!(
-        client.fetch_manifest(&target).expect("fetch").digest,
+        plain_client.fetch_manifest(&target).expect("fetch").digest,
         f.manifest_digest
     );
     let (layer, size) = f.layers.first().expect("layer");
     assert_eq!(
-        client
+        plain_client
             .pull_blob(&target, layer, *size, &mut Counter(0))
             .expect("pull"),
         *size
+    );
+
+    // The same through TLS and basic auth: skopeo pushes, sealwatch reads with the CA and password.
+    let Some(tls) = TestRegistry::start_tls_htpasswd("cross", "check-pass") else {
+        return;
+    };
+    skopeo_push_layout(&f.path, &tls, "crosscheck/alpine:3.20.3").expect("skopeo copy over TLS");
+    let tls_client = client(RegistryOptions {
+        credentials: Some(Credentials::new("cross", "check-pass")),
+        ca_files: vec![tls.ca_cert_path().expect("ca").to_owned()],
+        ..Default::default()
+    });
+    let tls_target = reference(&tls, "crosscheck/alpine:3.20.3");
+    assert_eq!(
+        tls_client
+            .fetch_manifest(&tls_target)
+            .expect("fetch over TLS")
+            .digest,
+        f.manifest_digest
     );
 }
 

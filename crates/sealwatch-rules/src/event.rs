@@ -704,6 +704,8 @@ pub struct ThreadInfo {
     pub args_joined: String,
     /// `proc.exeline` (`exe arg1 arg2`), precomputed.
     pub exeline: String,
+    /// `proc.env` without argument (`A=1 B=2`), precomputed.
+    pub env_joined: String,
 }
 
 /// The few facts kept about a session or process-group leader.
@@ -715,10 +717,11 @@ pub struct LeaderInfo {
 }
 
 impl ThreadInfo {
-    /// Recomputes the derived strings (`cmdline`, `args_joined`, `exeline`) after the
-    /// name, exe or args changed.
+    /// Recomputes the derived strings (`cmdline`, `args_joined`, `exeline`, `env_joined`) after
+    /// the name, exe, args or environment changed.
     pub fn refresh_derived(&mut self) {
         self.args_joined = self.args.join(" ");
+        self.env_joined = self.env.join(" ");
         self.cmdline = if self.args.is_empty() {
             self.name.clone()
         } else {

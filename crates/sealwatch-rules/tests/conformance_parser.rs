@@ -125,6 +125,13 @@ fn deep_nesting_hits_the_depth_limit() {
     let nested = format!("{}a{}", "(".repeat(50), ")".repeat(50));
     assert!(parse(&nested).is_err());
     assert!(parse_with(&nested, &ParseOptions::FALCO_RULES).is_ok());
+    // Close to Falco's limit the recursion still fits a test thread's stack, and compiles.
+    let deepest = format!("{}proc.name = a{}", "(".repeat(190), ")".repeat(190));
+    let parsed = parse_with(&deepest, &ParseOptions::FALCO_RULES).expect("190 levels parse");
+    sealwatch_rules::compile::compile(&parsed.ast, &Default::default()).expect("and compile");
+    let too_deep = format!("{}a{}", "(".repeat(250), ")".repeat(250));
+    let err = parse_with(&too_deep, &ParseOptions::FALCO_RULES).expect_err("250 levels");
+    assert_eq!(err.message, "exceeded max depth limit of 1000");
 }
 
 /// Random token soup (a fixed-seed generator, so failures reproduce): the parser, compiler and

@@ -175,10 +175,8 @@ pub fn skopeo_push_layout(
 ) -> Result<(), PushError> {
     let mut cmd = Command::new("skopeo");
     cmd.args(["copy", "--quiet", "--preserve-digests"]);
-    match registry.ca_cert_path() {
-        Some(cert) => {
-            let cert_dir = cert.parent().unwrap_or(Path::new("."));
-            // skopeo reads `*.crt` files of the folder as CAs.
+    match registry.ca_cert_dir() {
+        Some(cert_dir) => {
             cmd.arg("--dest-cert-dir").arg(cert_dir);
         }
         None => {

@@ -107,6 +107,9 @@ impl TestRegistry {
         let mut tls_and_auth = String::new();
         if let Some(creds) = &credentials {
             let (cert, key) = make_certificate(dir.path());
+            let ca_dir = dir.path().join("ca");
+            std::fs::create_dir(&ca_dir).expect("create ca dir");
+            std::fs::copy(&cert, ca_dir.join("ca.crt")).expect("copy certificate");
             let htpasswd = make_htpasswd(dir.path(), creds);
             tls_and_auth = format!(
                 "  tls:\n    certificate: {}\n    key: {}\nauth:\n  htpasswd:\n    realm: sealwatch-test\n    path: {}\n",
@@ -145,6 +148,13 @@ impl TestRegistry {
     /// `127.0.0.1:PORT` as a registry name for image references.
     pub fn host(&self) -> String {
         self.addr.to_string()
+    }
+
+    /// A folder holding only `ca.crt` (a copy of [`TestRegistry::ca_cert_path`]), the layout that
+    /// skopeo's `--dest-cert-dir` and docker's `certs.d` expect (a `.key` there would be taken
+    /// for a client certificate).
+    pub fn ca_cert_dir(&self) -> Option<PathBuf> {
+        self.ca_cert.as_ref().map(|_| self.dir.path().join("ca"))
     }
 
     /// The self-signed certificate to trust (`--ca-file`), for TLS registries.

@@ -234,6 +234,22 @@ mod tests {
     }
 
     #[test]
+    fn payload_bytes_match_real_cosign_output() {
+        // Output of `cosign generate xianpengshen/cosign-demo:latest` quoted in a public cosign
+        // tutorial: the exact bytes cosign signs for that image.
+        let cosign = r#"{"critical":{"identity":{"docker-reference":"index.docker.io/xianpengshen/cosign-demo"},"image":{"docker-manifest-digest":"sha256:d61c17b6aa49def5e3a654258592829a7fdec3387436c4f93cd0dcfb4c7f01e6"},"type":"cosign container image signature"},"optional":null}"#;
+        let digest = Digest::parse(
+            "sha256:d61c17b6aa49def5e3a654258592829a7fdec3387436c4f93cd0dcfb4c7f01e6",
+        )
+        .expect("valid digest");
+        let built = SimpleSigningPayload::new(
+            crate::verify::canonical_repository("xianpengshen/cosign-demo:latest"),
+            &digest,
+        );
+        assert_eq!(String::from_utf8_lossy(&built.to_json()), cosign);
+    }
+
+    #[test]
     fn go_string_escaping() {
         let check = |input: &str, expect: &str| {
             let mut out = String::new();

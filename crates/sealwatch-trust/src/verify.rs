@@ -83,8 +83,13 @@ pub fn verify_signature_annotation(
     payload: &[u8],
     annotation: &str,
 ) -> Result<VerifiedSignature> {
+    // cosign accepts base64 wrapped over several lines; drop all whitespace before decoding.
+    let compact: String = annotation
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
     let signature = BASE64
-        .decode(annotation.trim())
+        .decode(compact)
         .map_err(|e| Error::MalformedSignature {
             key_type: key.key_type(),
             reason: format!("signature annotation is not base64: {e}"),

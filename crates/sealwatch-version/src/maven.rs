@@ -5,6 +5,11 @@
 //! "release", empty lists) are trimmed from each list. Qualifiers order
 //! `alpha < beta < milestone < rc = cr < snapshot < "" = ga = final = release < sp`, then any
 //! other word alphabetically.
+//!
+//! One deliberate choice where Maven's code and its specification part: a nested list that is
+//! left holding only another list is collapsed, so `1-ga-1` equals `1-1` as the POM
+//! reference's trimming rule (and OSV's own comparator) says, where Maven's
+//! `ComparableVersion` keeps them apart. Every generated vector from real Maven still passes.
 
 use std::cmp::Ordering;
 

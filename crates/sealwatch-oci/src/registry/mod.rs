@@ -755,15 +755,15 @@ impl RegistryClient {
         let base = if self.plain_http_allowed(reference.registry()) {
             match self.http.get(format!("{https}/v2/")).send() {
                 Ok(_) => https,
-                Err(e) if e.is_timeout() => return Err(self.transport_error(target, e)),
+                Err(e) if e.is_timeout() => return Err(self.probe_error(target, e)),
                 Err(tls_error) => {
                     // Use plain HTTP only if a registry answers there (200 or 401 on `/v2/`);
                     // otherwise the HTTPS failure (e.g. an untrusted certificate) is the real error.
                     let http = format!("http://{host}");
                     match self.http.get(format!("{http}/v2/")).send() {
                         Ok(resp) if matches!(resp.status().as_u16(), 200 | 401) => http,
-                        Err(e) if e.is_timeout() => return Err(self.transport_error(target, e)),
-                        _ => return Err(self.transport_error(target, tls_error)),
+                        Err(e) if e.is_timeout() => return Err(self.probe_error(target, e)),
+                        _ => return Err(self.probe_error(target, tls_error)),
                     }
                 }
             }
@@ -951,9 +951,9 @@ impl RegistryClient {
                     .or(token.access_token)
                     .filter(|t| !t.is_empty())
                     .ok_or_else(|| self.protocol(target, "token answer has no token"))?;
-                // Spec default lifetime is 60 s; renew a little early.
+                // The token spec: missing or under 60 s means 60 s. Renew a little early.
                 let lifetime =
-                    Duration::from_secs(token.expires_in.unwrap_or(60).saturating_sub(5));
+                    Duration::from_secs(token.expires_in.unwrap_or(60).max(60).saturating_sub(5));
                 let entry = CachedAuth {
                     header: format!("Bearer {value}"),
                     expires: Instant::now().checked_add(lifetime),
@@ -976,6 +976,18 @@ impl RegistryClient {
             repository: target.reference.repository().to_owned(),
             detail: detail.to_owned(),
         }
+    }
+
+    /// An error of the `/v2/` probe, which runs with the client's default (request) timeout.
+    fn probe_error(&self, target: &Target<'_>, source: reqwest::Error) -> Error {
+        let probe = Target {
+            reference: target.reference,
+            access: target.access,
+            what: format!("GET /v2/ (before {})", target.what),
+            timeout: self.options.request_timeout,
+            send_auth: false,
+        };
+        self.transport_error(&probe, source)
     }
 
     fn transport_error(&self, target: &Target<'_>, source: reqwest::Error) -> Error {

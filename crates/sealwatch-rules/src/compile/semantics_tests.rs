@@ -149,6 +149,8 @@ fn process_fields_and_string_operators() {
         ("proc.env[HOME] = /root", true),
         ("proc.env[NOPE] = ''", true),
         ("proc.aenv[HOME] = /root", true),
+        ("proc.env icontains 'b64=AGV'", true),
+        ("proc.env = 'HOME=/root B64=aGVsbG8='", true),
         ("proc.cwd = /root", true),
         ("proc.pname = sshd", true),
         ("proc.pcmdline = sshd", true),

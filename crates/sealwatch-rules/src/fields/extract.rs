@@ -6,8 +6,8 @@ use super::{FieldArg, FieldId, ResolvedField};
 use crate::compile::glob::fnmatch;
 use crate::event::{ContainerInfo, Direction, Event, FdType, Mount, ThreadInfo};
 
-/// One extracted value, borrowed from the event. `Owned` is only produced for values Falco
-/// builds by concatenation at output time (`proc.env` without argument, `evt.time`).
+/// One extracted value, borrowed from the event. `Owned` is only produced for values built on
+/// the fly (`evt.time`, transformer results, container mounts rendered whole).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue<'a> {
     Str(&'a str),
@@ -267,7 +267,7 @@ pub(crate) fn single_value<'e>(event: &'e Event, field: &ResolvedField) -> Optio
         // A missing variable extracts an empty string, as in libsinsp.
         FieldId::ProcEnv => thread(e).map(|t| match arg {
             FieldArg::Key(k) => V::Str(t.env_var(k).unwrap_or("")),
-            _ => V::Owned(t.env.join(" ")),
+            _ => V::Str(&t.env_joined),
         }),
         // proc.aenv[NAME]: the variable as set in the nearest process (self first) that has it.
         FieldId::ProcAEnv => thread(e).map(|t| match arg {
@@ -277,7 +277,7 @@ pub(crate) fn single_value<'e>(event: &'e Event, field: &ResolvedField) -> Optio
                     .find_map(|a| a.env_var(k))
                     .unwrap_or(""),
             ),
-            _ => V::Owned(t.env.join(" ")),
+            _ => V::Str(&t.env_joined),
         }),
         FieldId::ProcCwd => thread(e).map(|t| V::Str(&t.cwd)),
         FieldId::ProcTty => thread(e).map(|t| V::Uint(u64::from(t.tty))),

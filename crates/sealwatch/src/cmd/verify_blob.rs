@@ -138,8 +138,9 @@ fn verify_with_signature(args: &VerifyBlobArgs, signature_path: &Path, input: &I
     let signature = std::str::from_utf8(&raw)
         .ok()
         .and_then(|text| {
+            let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             base64::engine::general_purpose::STANDARD
-                .decode(text.trim())
+                .decode(compact)
                 .ok()
         })
         .unwrap_or(raw);
