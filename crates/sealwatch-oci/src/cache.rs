@@ -206,7 +206,9 @@ mod tests {
         assert!(cache.get(&desc).expect("get").is_some());
 
         let other = desc_of(b"something else");
-        let err = cache.insert(&other, &b"tampered bytes"[..]).expect_err("must fail");
+        let err = cache
+            .insert(&other, &b"tampered bytes"[..])
+            .expect_err("must fail");
         assert!(
             matches!(
                 err,

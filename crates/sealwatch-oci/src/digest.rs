@@ -50,7 +50,10 @@ impl Digest {
 
     /// The sha256 digest of `bytes`.
     pub fn sha256_of(bytes: &[u8]) -> Self {
-        Digest { algorithm: Algorithm::Sha256, hex: hex::encode(Sha256::digest(bytes)) }
+        Digest {
+            algorithm: Algorithm::Sha256,
+            hex: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     /// Check `bytes` (already fully in memory, e.g. a manifest) against this digest and a size.
@@ -68,7 +71,10 @@ impl Digest {
         hasher.update(bytes);
         let actual = hasher.finish();
         if &actual != self {
-            return Err(Error::DigestMismatch { expected: self.to_string(), actual: actual.to_string() });
+            return Err(Error::DigestMismatch {
+                expected: self.to_string(),
+                actual: actual.to_string(),
+            });
         }
         Ok(())
     }
@@ -90,8 +96,13 @@ impl FromStr for Digest {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Error> {
-        let invalid = |reason| Error::InvalidDigest { digest: s.to_owned(), reason };
-        let (alg, hex) = s.split_once(':').ok_or_else(|| invalid("missing `algorithm:` prefix"))?;
+        let invalid = |reason| Error::InvalidDigest {
+            digest: s.to_owned(),
+            reason,
+        };
+        let (alg, hex) = s
+            .split_once(':')
+            .ok_or_else(|| invalid("missing `algorithm:` prefix"))?;
         let algorithm = match alg {
             "sha256" => Algorithm::Sha256,
             "sha512" => Algorithm::Sha512,
@@ -101,10 +112,16 @@ impl FromStr for Digest {
             return Err(invalid("wrong length for the algorithm"));
         }
         // The OCI spec allows only lowercase hex for sha256/sha512.
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(invalid("encoded part is not lowercase hex"));
         }
-        Ok(Digest { algorithm, hex: hex.to_owned() })
+        Ok(Digest {
+            algorithm,
+            hex: hex.to_owned(),
+        })
     }
 }
 
@@ -149,8 +166,14 @@ impl Hasher {
 
     pub fn finish(self) -> Digest {
         match self.inner {
-            HasherInner::Sha256(h) => Digest { algorithm: Algorithm::Sha256, hex: hex::encode(h.finalize()) },
-            HasherInner::Sha512(h) => Digest { algorithm: Algorithm::Sha512, hex: hex::encode(h.finalize()) },
+            HasherInner::Sha256(h) => Digest {
+                algorithm: Algorithm::Sha256,
+                hex: hex::encode(h.finalize()),
+            },
+            HasherInner::Sha512(h) => Digest {
+                algorithm: Algorithm::Sha512,
+                hex: hex::encode(h.finalize()),
+            },
         }
     }
 }
@@ -172,7 +195,13 @@ pub struct VerifyingReader<R> {
 impl<R: Read> VerifyingReader<R> {
     pub fn new(inner: R, expected: Digest, expected_size: u64) -> Self {
         let hasher = Some(Hasher::new(expected.algorithm()));
-        VerifyingReader { inner, expected, expected_size, seen: 0, hasher }
+        VerifyingReader {
+            inner,
+            expected,
+            expected_size,
+            seen: 0,
+            hasher,
+        }
     }
 
     /// Bytes read so far.
@@ -197,8 +226,13 @@ impl<R: Read> Read for VerifyingReader<R> {
             return Ok(0);
         }
         // Ask for at most one byte beyond the declared size: enough to detect an overlong blob.
-        let remaining = self.expected_size.saturating_sub(self.seen).saturating_add(1);
-        let want = buf.len().min(usize::try_from(remaining).unwrap_or(usize::MAX));
+        let remaining = self
+            .expected_size
+            .saturating_sub(self.seen)
+            .saturating_add(1);
+        let want = buf
+            .len()
+            .min(usize::try_from(remaining).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..want])?;
         self.seen += n as u64;
         if self.seen > self.expected_size {
@@ -239,11 +273,14 @@ impl<R: Read> Read for VerifyingReader<R> {
 mod tests {
     use super::*;
 
-    const EMPTY_SHA256: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    const EMPTY_SHA256: &str =
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     fn read_all(data: &[u8], digest: &Digest, size: u64) -> Result<Vec<u8>, String> {
         let mut out = Vec::new();
-        VerifyingReader::new(data, digest.clone(), size).read_to_end(&mut out).map_err(|e| e.to_string())?;
+        VerifyingReader::new(data, digest.clone(), size)
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -251,7 +288,12 @@ mod tests {
     fn parses_and_rejects_digests() {
         let d: Digest = EMPTY_SHA256.parse().expect("valid digest");
         assert_eq!(d.to_string(), EMPTY_SHA256);
-        for bad in ["sha256:abc", "md5:00", "e3b0c442", &EMPTY_SHA256.to_uppercase().replace("SHA256", "sha256")] {
+        for bad in [
+            "sha256:abc",
+            "md5:00",
+            "e3b0c442",
+            &EMPTY_SHA256.to_uppercase().replace("SHA256", "sha256"),
+        ] {
             assert!(bad.parse::<Digest>().is_err(), "{bad} should be rejected");
         }
     }

@@ -6,13 +6,20 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     #[error("invalid digest {digest:?}: {reason}")]
-    InvalidDigest { digest: String, reason: &'static str },
+    InvalidDigest {
+        digest: String,
+        reason: &'static str,
+    },
 
     #[error("blob {expected} failed verification: content hashes to {actual}")]
     DigestMismatch { expected: String, actual: String },
 
     #[error("blob {digest} failed verification: descriptor says {expected} bytes, got {actual}")]
-    SizeMismatch { digest: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        digest: String,
+        expected: u64,
+        actual: u64,
+    },
 
     #[error("invalid image reference {reference:?}: {reason}")]
     InvalidReference { reference: String, reason: String },
@@ -31,23 +38,44 @@ pub enum Error {
     },
 
     #[error("authentication failed for {registry}/{repository}: {detail}")]
-    AuthenticationFailed { registry: String, repository: String, detail: String },
+    AuthenticationFailed {
+        registry: String,
+        repository: String,
+        detail: String,
+    },
 
     #[error("access denied to {registry}/{repository}: {message}")]
-    AccessDenied { registry: String, repository: String, message: String },
+    AccessDenied {
+        registry: String,
+        repository: String,
+        message: String,
+    },
 
     #[error("manifest unknown: {reference}")]
     ManifestUnknown { reference: String },
 
     #[error("repository unknown: {registry}/{repository}")]
-    NameUnknown { registry: String, repository: String },
+    NameUnknown {
+        registry: String,
+        repository: String,
+    },
 
     #[error("blob unknown: {registry}/{repository}@{digest}")]
-    BlobUnknown { registry: String, repository: String, digest: String },
+    BlobUnknown {
+        registry: String,
+        repository: String,
+        digest: String,
+    },
 
     /// `detail` is the distribution error code and message (`DIGEST_INVALID: …`), or the body's start.
     #[error("registry {registry}: {what} in {repository} failed with HTTP {status}: {detail}")]
-    RegistryStatus { registry: String, repository: String, what: String, status: u16, detail: String },
+    RegistryStatus {
+        registry: String,
+        repository: String,
+        what: String,
+        status: u16,
+        detail: String,
+    },
 
     #[error("registry {registry} did not answer {what} in {repository} within {timeout:?}")]
     RegistryTimeout {
@@ -78,13 +106,23 @@ pub enum Error {
     },
 
     #[error("registry {registry}: unexpected answer to {what}: {reason}")]
-    RegistryProtocol { registry: String, what: String, reason: String },
+    RegistryProtocol {
+        registry: String,
+        what: String,
+        reason: String,
+    },
 
     #[error("manifest {reference} is larger than the limit of {limit} bytes")]
     ManifestTooLarge { reference: String, limit: u64 },
 
-    #[error("manifest {reference} failed verification: expected {expected}, content hashes to {actual}")]
-    ManifestDigestMismatch { reference: String, expected: String, actual: String },
+    #[error(
+        "manifest {reference} failed verification: expected {expected}, content hashes to {actual}"
+    )]
+    ManifestDigestMismatch {
+        reference: String,
+        expected: String,
+        actual: String,
+    },
 
     #[error("writing blob {digest} failed: {source}")]
     BlobWrite {
@@ -104,10 +142,19 @@ pub enum Error {
     },
 
     #[error("{what} {digest} has unsupported media type {media_type:?}")]
-    UnsupportedMediaType { what: &'static str, digest: String, media_type: String },
+    UnsupportedMediaType {
+        what: &'static str,
+        digest: String,
+        media_type: String,
+    },
 
     #[error("{what} {digest} is {size} bytes, over the limit of {limit} bytes")]
-    TooLarge { what: &'static str, digest: String, size: u64, limit: u64 },
+    TooLarge {
+        what: &'static str,
+        digest: String,
+        size: u64,
+        limit: u64,
+    },
 
     #[error("image has {count} layers, over the limit of {limit}")]
     TooManyLayers { count: usize, limit: usize },
@@ -116,7 +163,11 @@ pub enum Error {
     InvalidImage { source_name: String, reason: String },
 
     #[error("no manifest for platform {platform} in index {index} (available: {available})")]
-    NoMatchingPlatform { platform: String, index: String, available: String },
+    NoMatchingPlatform {
+        platform: String,
+        index: String,
+        available: String,
+    },
 
     #[error("invalid platform {platform:?}: expected os/arch[/variant]")]
     InvalidPlatform { platform: String },
@@ -137,8 +188,14 @@ pub enum Error {
     #[error("layer {layer}: entry {entry:?} escapes the image root")]
     UnsafeLayerPath { layer: String, entry: String },
 
-    #[error("layer {layer}: uncompressed content {diff_id_actual} does not match diff_id {diff_id}")]
-    DiffIdMismatch { layer: String, diff_id: String, diff_id_actual: String },
+    #[error(
+        "layer {layer}: uncompressed content {diff_id_actual} does not match diff_id {diff_id}"
+    )]
+    DiffIdMismatch {
+        layer: String,
+        diff_id: String,
+        diff_id_actual: String,
+    },
 
     #[error("decompressed image content is over the limit of {limit} bytes (at layer {layer})")]
     DecompressedTooLarge { layer: String, limit: u64 },

@@ -34,31 +34,31 @@
 //! archive is inflated into an anonymous temp file); every blob is verified by digest *and* size
 //! before its content is trusted; symlink resolution never leaves the image root.
 
-pub mod digest;
-mod error;
 mod archive;
 pub mod cache;
+pub mod digest;
 mod docker_archive;
+mod error;
 mod image;
 mod layout;
 pub mod manifest;
+pub mod reference;
+pub mod registry;
 mod rootfs;
 pub mod source;
 mod spec;
 pub mod squash;
 mod writer;
-pub mod reference;
-pub mod registry;
 
-pub use digest::{Digest, VerifyingReader};
-pub use error::{Error, Result};
-pub use manifest::{Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, Platform};
 pub use cache::{BlobCache, CachingSource};
+pub use digest::{Digest, VerifyingReader};
 pub use docker_archive::DockerArchiveSource;
+pub use error::{Error, Result};
 pub use image::{CacheSetting, Image, LayerInfo, Limits, OpenOptions};
 pub use layout::OciLayoutSource;
+pub use manifest::{Descriptor, ImageConfig, ImageIndex, ImageManifest, Manifest, Platform};
+pub use reference::Reference;
 pub use source::{BlobSource, RootManifest};
 pub use spec::ImageSpec;
 pub use squash::{EntryKind, FileEntry, FileRequest, SquashedFs};
 pub use writer::OciLayoutWriter;
-pub use reference::Reference;

@@ -3,7 +3,8 @@
 //!
 //! # Why our own serde types and not `oci-spec`
 //!
-//! `oci-spec` 0.8 models the OCI types well, but we need three things it makes awkward:
+//! `oci-spec` (0.8 in the workspace; 0.10.0 is the latest, same design) models the OCI types
+//! well, but we need three things it makes awkward:
 //! (1) one set of types for *both* OCI and Docker schema 2 documents, with media types kept as the
 //! exact strings the source sent so that an unknown one becomes an error naming the digest and the
 //! media type (rather than a silent `MediaType::Other`); (2) lenient parsing of fields that real
@@ -541,12 +542,12 @@ mod tests {
             Manifest::parse(index.as_bytes(), None, "x"),
             Ok(Manifest::Index(_))
         ));
-        let err =
-            Manifest::parse(index.as_bytes(), Some("application/vnd.foo"), "sha256:x").expect_err("must fail");
+        let err = Manifest::parse(index.as_bytes(), Some("application/vnd.foo"), "sha256:x")
+            .expect_err("must fail");
         assert!(err.to_string().contains("application/vnd.foo"), "{err}");
         let m = manifest_json(media_type::OCI_CONFIG, media_type::OCI_LAYER_TAR);
-        let err =
-            Manifest::parse(m.as_bytes(), Some(media_type::DOCKER_MANIFEST), "d").expect_err("must fail");
+        let err = Manifest::parse(m.as_bytes(), Some(media_type::DOCKER_MANIFEST), "d")
+            .expect_err("must fail");
         assert!(err.to_string().contains("differs"), "{err}");
         assert!(Manifest::parse(b"{not json", None, "d").is_err());
     }

@@ -32,15 +32,23 @@ fn fixtures() -> Option<Vec<Fixture>> {
         serde_json::from_slice(&std::fs::read(images.join("MANIFEST.json")).expect("MANIFEST.json")).expect("json");
     let shared = images.parent()?.parent()?.to_owned();
     let mut out = Vec::new();
-    for name in ["alpine-3.20", "distroless-base", "debian-bookworm-minbase", "alpine-3.9.4", "alpine-3.10.2"] {
-        let entry = manifest["images"].as_array()?.iter().find(|i| i["name"] == name)?;
-        let path = shared.join(entry["path"].as_str()?);
+    for name in [
+        "alpine-3.20",
+        "distroless-base",
+        "debian-bookworm-minbase",
+        "alpine-3.9.4.docker-archive.tar.gz",
+        "alpine-3.10.2.docker-archive.tar.gz",
+    ] {
+        // A missing entry is a broken fixture set, not a reason to skip.
+        let images = manifest["images"].as_array().expect("MANIFEST.json lists images");
+        let entry = images.iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} not in MANIFEST.json"));
+        let path = shared.join(entry["path"].as_str().expect("path"));
         let scheme = if entry["format"] == "oci-layout" { "oci" } else { "docker-archive" };
         out.push(Fixture {
             name,
             sealwatch_ref: format!("{scheme}:{}", path.display()),
             trivy_input: path,
-            packages: entry["os_package_db"]["packages"].as_u64()?,
+            packages: entry["os_package_db"]["packages"].as_u64().expect("package count"),
         });
     }
     Some(out)
@@ -147,23 +155,22 @@ fn package_lists_match_the_package_databases_and_trivy() {
 }
 
 fn validate(schema_path: &Path, doc: &Value, what: &str) {
+    let dir = schema_path.parent().expect("schema folder");
+    let load = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(name)).expect("schema file")).expect("schema JSON")
+    };
+    // The BOM schema's $refs name its siblings relative to its $id.
+    let registry = jsonschema::Registry::new()
+        .add("http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json", load("spdx.SNAPSHOT.schema.json"))
+        .and_then(|r| r.add("http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json", load("jsf-0.82.SNAPSHOT.schema.json")))
+        .and_then(|r| r.prepare())
+        .expect("registry");
     let schema: Value = serde_json::from_slice(&std::fs::read(schema_path).expect("read schema")).expect("schema json");
-    let schemas_dir = schema_path.parent().expect("schema folder");
-    let mut options = jsonschema::options();
-    // CycloneDX's schema refers to the SPDX license list and JSF schemas by file name: serve the local copies.
-    for (id, file) in [
-        ("http://cyclonedx.org/schema/spdx.schema.json", "spdx.SNAPSHOT.schema.json"),
-        ("spdx.schema.json", "spdx.SNAPSHOT.schema.json"),
-        ("http://cyclonedx.org/schema/jsf-0.82.schema.json", "jsf-0.82.SNAPSHOT.schema.json"),
-        ("jsf-0.82.schema.json", "jsf-0.82.SNAPSHOT.schema.json"),
-    ] {
-        if let Ok(bytes) = std::fs::read(schemas_dir.join(file)) {
-            if let Ok(resource) = serde_json::from_slice::<Value>(&bytes) {
-                options = options.with_resource(id, jsonschema::Resource::from_contents(resource));
-            }
-        }
-    }
-    let validator = options.build(&schema).expect("compile schema");
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .with_registry(&registry)
+        .build(&schema)
+        .expect("compile schema");
     let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(errors.is_empty(), "{what} does not validate:\n{}", errors.join("\n"));
 }

@@ -85,7 +85,11 @@ fn b64_decode(b: &[u8]) -> Option<String> {
         .map(|d| String::from_utf8_lossy(&d).into_owned())
 }
 
+/// A modifier's verdict. As libsinsp, an empty list matches nothing, even with `allof`.
 fn count_matches(m: Modifier, total: usize, matched: usize) -> bool {
+    if total == 0 {
+        return false;
+    }
     match m {
         Modifier::OneOf => matched == 1,
         Modifier::AnyOf => matched >= 1,

@@ -3,7 +3,8 @@
 //!
 //! The grammar and its quirks follow libsinsp's recursive-descent parser (`filter/parser.cpp`); the
 //! conformance cases in `tests/conformance_parser.rs` pin the accepted language, the exact error
-//! messages and positions.
+//! messages and positions. The parser is written by hand because no parser crate would reproduce
+//! those quirks (keyword/blank rules, `not` parity, modifier look-ahead, depth accounting).
 
 mod parser;
 

@@ -1,5 +1,5 @@
 //! The field catalogue (names and libsinsp types of the syscall and container-plugin fields)
-//! and extraction of field values from an [`Event`].
+//! and extraction of field values from an [`Event`](crate::event::Event).
 //!
 //! The types and flags come from libsinsp's field tables, so the compiler's operator × type
 //! checks give the same answers as libsinsp. Fields that are known but not backed by our event
