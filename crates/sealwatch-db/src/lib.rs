@@ -68,7 +68,7 @@ pub enum DbError {
     Advisory {
         path: PathBuf,
         #[source]
-        source: sealwatch_advisory::AdvisoryError,
+        source: Box<sealwatch_advisory::AdvisoryError>,
     },
 
     #[error("{path}: nothing to import (expected an OSV zip, a folder of OSV JSON files, or Alpine secdb YAML)")]
@@ -203,7 +203,7 @@ impl AdvisoryDb {
         for id in ids {
             if let Some(raw) = vulns.get(id.as_str()).map_err(|e| err(e.into()))? {
                 let vuln = Vulnerability::from_json(raw.value())
-                    .map_err(|source| DbError::Advisory { path: self.path.clone(), source })?;
+                    .map_err(|source| DbError::Advisory { path: self.path.clone(), source: Box::new(source) })?;
                 out.push(vuln);
             }
         }
@@ -448,7 +448,7 @@ fn import_secdb(
     let text = String::from_utf8_lossy(bytes);
     let origin = path.display().to_string();
     let (secdb, notes) = sealwatch_advisory::secdb::parse(&origin, &text)
-        .map_err(|source| DbError::Advisory { path: path.to_owned(), source })?;
+        .map_err(|source| DbError::Advisory { path: path.to_owned(), source: Box::new(source) })?;
     for note in notes {
         diagnostics.push(ImportDiagnostic {
             file: format!("{}:{}:{}", origin, note.line, note.column),

@@ -138,6 +138,15 @@ impl ArchiveFile {
         self.lookup(name).map(|e| e.size)
     }
 
+    /// The first `n` bytes of an entry (fewer if it is shorter).
+    pub(crate) fn head(&self, name: &str, n: usize) -> Option<Vec<u8>> {
+        let mut reader = self.open_entry(name)?;
+        let mut buf = vec![0u8; n];
+        let got = read_up_to(&mut reader, &mut buf).ok()?;
+        buf.truncate(got);
+        Some(buf)
+    }
+
     /// A reader over one entry's content.
     pub(crate) fn open_entry(&self, name: &str) -> Option<EntryReader> {
         let e = self.lookup(name)?;

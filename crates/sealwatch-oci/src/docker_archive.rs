@@ -111,12 +111,31 @@ impl DockerArchiveSource {
                     "layer {layer_path} named in manifest.json is missing"
                 ))
             })?;
-            blobs.insert(diff_id.clone(), layer_path.clone());
-            layers.push(Descriptor::new(
-                media_type::DOCKER_LAYER_TAR,
-                diff_id.clone(),
-                size,
-            ));
+            // `docker save` writes uncompressed layer tars (blob digest = diff_id). Docker 25+
+            // with the containerd image store writes the stored, compressed blobs under
+            // `blobs/sha256/<digest>`: then the path names the blob digest, and the diff_id is
+            // checked after decompression like any registry layer.
+            let magic = archive.head(layer_path, 4).unwrap_or_default();
+            let compressed = if magic.starts_with(&[0x1f, 0x8b]) {
+                Some(media_type::DOCKER_LAYER_GZIP)
+            } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+                Some(media_type::OCI_LAYER_ZSTD)
+            } else {
+                None
+            };
+            let desc = match compressed {
+                None => Descriptor::new(media_type::DOCKER_LAYER_TAR, diff_id.clone(), size),
+                Some(mt) => {
+                    let digest = blob_digest_of_path(layer_path).ok_or_else(|| {
+                        invalid(format!(
+                            "layer {layer_path} is compressed but its path does not name its digest"
+                        ))
+                    })?;
+                    Descriptor::new(mt, digest, size)
+                }
+            };
+            blobs.insert(desc.digest.clone(), layer_path.clone());
+            layers.push(desc);
         }
         let manifest = ImageManifest {
             schema_version: 2,
@@ -146,6 +165,14 @@ impl DockerArchiveSource {
             reference: reference.map(str::to_owned),
         })
     }
+}
+
+/// The digest a content-addressed path names: `blobs/sha256/<hex>`.
+fn blob_digest_of_path(path: &str) -> Option<Digest> {
+    let key = crate::archive::archive_key(path)?;
+    let rest = key.strip_prefix("blobs/")?;
+    let (algorithm, hex) = rest.split_once('/')?;
+    format!("{algorithm}:{hex}").parse().ok()
 }
 
 /// `RepoTags` hold normalized names (`docker.io/library/alpine:3`); users write `alpine:3`.

@@ -103,6 +103,17 @@ pub(crate) fn read_rootfs(
                     Err(e) => warnings.push(e.to_string()),
                 }
             }
+        } else if kind == EntryKind::File
+            && request.wants_executables()
+            && meta.mode() & 0o111 != 0
+            && size <= limits.max_file_bytes
+            && starts_with_elf_magic(item.path())
+        {
+            match read_limited(item.path(), limits.max_file_bytes) {
+                Ok(c) if request.keeps_executable(meta.mode(), &c) => content = Some(c),
+                Ok(_) => {}
+                Err(e) => warnings.push(e.to_string()),
+            }
         }
         entries.push(host_entry(
             path,
@@ -155,4 +166,10 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
         });
     }
     Ok(buf)
+}
+
+/// Whether a host file starts with the ELF magic (read four bytes, not the file).
+fn starts_with_elf_magic(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF"
 }

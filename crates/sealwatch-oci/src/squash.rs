@@ -14,6 +14,18 @@
 //!    directory like `/lib -> usr/lib`, or a hard link points to an earlier unrequested entry), a
 //!    *second pass* re-reads only the layers that hold those targets, asking for exact paths. Most
 //!    images never need it.
+//!
+//! Prefix and glob requests match the paths as stored: `lib/apk/db/*` does not look through a
+//! symlinked `lib -> usr/lib` (exact paths do, via step 3). Ask for the `usr/` path as well when
+//! an image may be usr-merged.
+//!
+//! # Hostile entries
+//!
+//! A tar entry whose name climbs above the root (`../../etc/passwd`), or a hard link to such a
+//! path, fails the read with [`Error::UnsafeLayerPath`] naming the layer and the entry, rather than
+//! being skipped: no legitimate image contains one, and containerd refuses to apply such a layer
+//! too. Paths are otherwise normalized (`./etc/x`, `/etc/x` and `etc/x` are one path), and entries
+//! are only ever held in memory.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, BufReader, Read};
@@ -40,7 +52,17 @@ pub struct FileRequest {
     prefixes: Vec<String>,
     patterns: Vec<String>,
     globs: Option<GlobSet>,
+    /// Executables (ELF, any `x` bit) are read and kept when this accepts their bytes: binary
+    /// analyzers (Go build info, cargo-auditable) need whole files, but only a few executables carry
+    /// such metadata, so the rest are dropped as soon as they have been looked at.
+    executable_filter: Option<ExecutableFilter>,
 }
+
+/// Decides, from its bytes, whether an executable is worth keeping (see [`FileRequest::add_executables`]).
+pub type ExecutableFilter = fn(&[u8]) -> bool;
+
+/// The first bytes of every ELF file.
+const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 impl FileRequest {
     pub fn new() -> Self {
@@ -67,6 +89,21 @@ impl FileRequest {
 
     pub fn add_path(&mut self, path: &str) {
         self.exact.insert(normalize(path));
+    }
+
+    /// Also keep every ELF executable (a regular file with an `x` bit) that `filter` accepts.
+    /// Non-ELF executables are skipped after their first four bytes; rejected ones are not kept.
+    pub fn add_executables(&mut self, filter: ExecutableFilter) {
+        self.executable_filter = Some(filter);
+    }
+
+    /// Whether an executable with these bytes is kept (false when no filter was registered).
+    pub fn keeps_executable(&self, mode: u32, bytes: &[u8]) -> bool {
+        mode & 0o111 != 0 && bytes.starts_with(ELF_MAGIC) && self.executable_filter.is_some_and(|f| f(bytes))
+    }
+
+    pub(crate) fn wants_executables(&self) -> bool {
+        self.executable_filter.is_some()
     }
 
     pub fn add_prefix(&mut self, prefix: &str) {
@@ -382,6 +419,14 @@ impl Want<'_> {
             Want::Exact(set) => set.contains(path),
         }
     }
+
+    /// The request, when it asks for executables by content.
+    fn executables(&self) -> Option<&FileRequest> {
+        match self {
+            Want::Request(r) if r.wants_executables() => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// Counts decompressed bytes against the image-wide budget and hashes them for the diff_id.
@@ -689,7 +734,9 @@ pub(crate) fn walk_tar<R: Read>(
             match kind {
                 EntryKind::File if size > ctx.limits.max_file_bytes => oversize = true,
                 EntryKind::File => {
-                    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+                    // The header's size is a claim: reserve at most 1 MiB up front.
+                    let mut buf =
+                        Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
                     entry.read_to_end(&mut buf).map_err(read_err)?;
                     if buf.len() as u64 != size {
                         return Err(Error::BadLayer {
@@ -713,6 +760,26 @@ pub(crate) fn walk_tar<R: Read>(
                     content = link_target.as_ref().and_then(|t| kept.get(t)).cloned();
                 }
                 _ => {}
+            }
+        } else if let Some(request) = want.executables() {
+            let candidate = kind == EntryKind::File
+                && mode & 0o111 != 0
+                && size >= ELF_MAGIC.len() as u64
+                && size <= ctx.limits.max_file_bytes;
+            if candidate {
+                // Look at the magic first: most executables in an image are scripts or not worth a copy.
+                let mut magic = [0u8; 4];
+                entry.read_exact(&mut magic).map_err(read_err)?;
+                if &magic == ELF_MAGIC {
+                    let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
+                    buf.extend_from_slice(&magic);
+                    entry.read_to_end(&mut buf).map_err(read_err)?;
+                    if buf.len() as u64 == size && request.keeps_executable(mode, &buf) {
+                        let data: Arc<[u8]> = buf.into();
+                        kept.insert(path.clone(), Arc::clone(&data));
+                        content = Some(data);
+                    }
+                }
             }
         }
         scan.entries.push(FileEntry {

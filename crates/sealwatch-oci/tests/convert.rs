@@ -242,3 +242,73 @@ fn unpacked_rootfs_agrees_with_the_image() {
         ImageSpec::RootFs { .. }
     ));
 }
+
+#[test]
+fn docker_25_archive_with_compressed_blobs() {
+    // Docker 25+ (containerd image store) saves an OCI layout plus a manifest.json whose layer
+    // paths are the stored, compressed blobs. Both readings of such an archive must agree.
+    use sealwatch_oci::manifest::Compression;
+    use sealwatch_oci::OciLayoutWriter;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let layout = tmp.path().join("layout");
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o644);
+    h.set_size(5);
+    tar.append_data(&mut h, "etc/os-release", &b"ID=z\n"[..])
+        .expect("append");
+    let layer_tar = tar.into_inner().expect("tar");
+    let mut w = OciLayoutWriter::create(&layout).expect("layout");
+    let layer = w.write_layer(&layer_tar, Compression::Gzip).expect("layer");
+    let config = serde_json::json!({"os": "linux", "architecture": "amd64"});
+    let manifest_desc = w
+        .write_image(config, std::slice::from_ref(&layer), Some("v1"))
+        .expect("image");
+    w.finish().expect("finish");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(layout.join("blobs/sha256").join(manifest_desc.digest.hex()))
+            .expect("manifest"),
+    )
+    .expect("json");
+    let config_hex = manifest["config"]["digest"]
+        .as_str()
+        .expect("config digest")
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let docker_manifest = serde_json::json!([{
+        "Config": format!("blobs/sha256/{config_hex}"),
+        "RepoTags": ["example/z:v1"],
+        "Layers": [format!("blobs/sha256/{}", layer.0.digest.hex())],
+    }]);
+    std::fs::write(
+        layout.join("manifest.json"),
+        serde_json::to_vec(&docker_manifest).expect("json"),
+    )
+    .expect("write");
+    let archive = tmp.path().join("saved.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&archive).expect("create"));
+    b.append_dir_all(".", &layout).expect("tar layout");
+    b.finish().expect("finish");
+
+    let detected = ImageSpec::detect(&archive).expect("detect");
+    assert!(
+        matches!(detected, ImageSpec::OciArchive { .. }),
+        "{detected:?}"
+    );
+    let as_docker = ImageSpec::DockerArchive {
+        path: archive.clone(),
+        reference: Some("example/z:v1".into()),
+    };
+    let (oci_config, oci_fs) = view(&detected);
+    let (docker_config, docker_fs) = view(&as_docker);
+    assert_eq!(oci_config, docker_config);
+    assert_eq!(
+        docker_fs.read("etc/os-release").expect("ok"),
+        Some(&b"ID=z\n"[..])
+    );
+    assert_same(
+        "docker 25 archive",
+        &summary(&oci_fs, true),
+        &summary(&docker_fs, true),
+    );
+}

@@ -145,3 +145,34 @@ fn no_unknown_keys_or_items_in_upstream_files() {
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:#?}");
 }
+
+#[test]
+fn truncated_and_mangled_upstream_files_never_panic() {
+    let Some((_, bytes)) = read(STABLE) else {
+        return;
+    };
+    let text = String::from_utf8(bytes).unwrap_or_default();
+    let cuts: Vec<usize> = (1..200)
+        .map(|i| i * text.len() / 200)
+        .filter(|c| text.is_char_boundary(*c))
+        .collect();
+    for (n, cut) in cuts.iter().enumerate() {
+        let prefix = &text[..*cut];
+        let loaded = load(&[("cut.yaml".to_string(), prefix.as_bytes().to_vec())]);
+        for d in &loaded.diagnostics {
+            assert_eq!(d.location.file, "cut.yaml");
+            assert!(d.location.line >= 1 && d.location.column >= 1, "{d}");
+        }
+        // Compile a sample too: conditions cut mid-way must be diagnostics, not panics.
+        if n % 20 == 0 {
+            let selection = sealwatch_rules::loader::Selection::default();
+            let _ = sealwatch_rules::loader::load_and_compile(
+                [("cut.yaml", prefix.as_bytes())],
+                &selection,
+            );
+        }
+        // Mangle indentation and quoting after the cut point as well.
+        let mangled = format!("{prefix}\n  - ]]: '\n\t{{");
+        let _ = load(&[("mangled.yaml".to_string(), mangled.into_bytes())]);
+    }
+}

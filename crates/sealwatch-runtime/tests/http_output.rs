@@ -22,7 +22,9 @@ struct Request {
 fn serve(listener: TcpListener, count: usize, seen: mpsc::Sender<Request>) {
     let mut served = 0;
     while served < count {
-        let Ok((stream, _)) = listener.accept() else { return };
+        let Ok((stream, _)) = listener.accept() else {
+            return;
+        };
         let mut reader = BufReader::new(stream.try_clone().unwrap_or_else(|e| panic!("{e}")));
         let mut writer = stream;
         while served < count {
@@ -51,13 +53,22 @@ fn serve(listener: TcpListener, count: usize, seen: mpsc::Sender<Request>) {
             let _ = reader.read_exact(&mut body);
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let valid = body["rule"].as_str().is_some_and(|r| !r.is_empty())
-                && body["priority"].as_str().is_some_and(|p| Priority::parse(p).is_some())
+                && body["priority"]
+                    .as_str()
+                    .is_some_and(|p| Priority::parse(p).is_some())
                 && body["time"].as_str().is_some_and(|t| t.ends_with('Z'))
-                && body["output_fields"].as_object().is_some_and(|o| !o.is_empty());
+                && body["output_fields"]
+                    .as_object()
+                    .is_some_and(|o| !o.is_empty());
             let status = if valid { "200 OK" } else { "400 Bad Request" };
             let _ = write!(writer, "HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
             let _ = writer.flush();
-            let _ = seen.send(Request { method, path, content_type, body });
+            let _ = seen.send(Request {
+                method,
+                path,
+                content_type,
+                body,
+            });
             served += 1;
         }
     }
@@ -66,13 +77,25 @@ fn serve(listener: TcpListener, count: usize, seen: mpsc::Sender<Request>) {
 fn alert(rule: &str, fields: &str) -> Alert {
     let format = OutputFormat::parse(fields).unwrap_or_else(|e| panic!("{e}"));
     let values = |name: &str| (name == "proc.name").then(|| FieldValue::Str("bash".into()));
-    Alert::new(&format, &values, 1_685_022_245_478_445_995, rule, Priority::Warning, "syscall", "h", &Default::default())
+    Alert::new(
+        &format,
+        &values,
+        1_685_022_245_478_445_995,
+        rule,
+        Priority::Warning,
+        "syscall",
+        "h",
+        &Default::default(),
+    )
 }
 
 #[test]
 fn alerts_are_posted_as_falco_json_to_the_root_path() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("http://{}/", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let url = format!(
+        "http://{}/",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, rx) = mpsc::channel();
     let server = std::thread::spawn(move || serve(listener, 2, tx));
 
@@ -91,15 +114,27 @@ fn alerts_are_posted_as_falco_json_to_the_root_path() {
         assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/"));
         assert_eq!(r.content_type, "application/json");
     }
-    assert_eq!(requests[0].body["output_fields"], serde_json::json!({"proc.name": "bash"}));
-    assert_eq!(requests[0].body["output"], "13:44:05.478445995: Warning shell=bash");
-    assert_eq!(requests[1].body["output_fields"], serde_json::json!({"evt.time": 1_685_022_245_478_445_995u64}));
+    assert_eq!(
+        requests[0].body["output_fields"],
+        serde_json::json!({"proc.name": "bash"})
+    );
+    assert_eq!(
+        requests[0].body["output"],
+        "13:44:05.478445995: Warning shell=bash"
+    );
+    assert_eq!(
+        requests[1].body["output_fields"],
+        serde_json::json!({"evt.time": 1_685_022_245_478_445_995u64})
+    );
 }
 
 #[test]
 fn rejected_and_unreachable_posts_are_counted_not_fatal() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("http://{}/", listener.local_addr().unwrap_or_else(|e| panic!("{e}")));
+    let url = format!(
+        "http://{}/",
+        listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+    );
     let (tx, _rx) = mpsc::channel();
     let server = std::thread::spawn(move || serve(listener, 1, tx));
     let sink = HttpSink::new(&url).unwrap_or_else(|e| panic!("{e}"));
@@ -111,5 +146,8 @@ fn rejected_and_unreachable_posts_are_counted_not_fatal() {
     dispatcher.submit(alert("Shell", "shell=%proc.name"));
     let stats = dispatcher.finish();
     assert_eq!((stats.delivered, stats.failed_writes), (0, 2), "{stats:?}");
-    assert!(stats.errors.first().is_some_and(|e| e.contains("400")), "{stats:?}");
+    assert!(
+        stats.errors.first().is_some_and(|e| e.contains("400")),
+        "{stats:?}"
+    );
 }

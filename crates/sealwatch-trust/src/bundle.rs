@@ -200,3 +200,124 @@ pub fn verify_bundle(
         integrated_time: result.integrated_time().map(|t| t.as_second()),
     })
 }
+
+/// One signature layer of cosign's legacy `.sig` manifest: the payload blob and its annotations.
+#[derive(Debug, Clone, Copy)]
+pub struct CosignLayer<'a> {
+    /// The layer blob: the exact simple-signing payload bytes.
+    pub payload: &'a [u8],
+    /// `dev.cosignproject.cosign/signature`: base64 of the signature over the payload.
+    pub signature: &'a str,
+    /// `dev.sigstore.cosign/certificate`: PEM leaf certificate (keyless signing).
+    pub certificate: Option<&'a str>,
+    /// `dev.sigstore.cosign/bundle`: the Rekor bundle JSON (SET and entry).
+    pub rekor_bundle: Option<&'a str>,
+}
+
+#[derive(serde::Deserialize)]
+struct RekorBundle {
+    #[serde(rename = "SignedEntryTimestamp")]
+    signed_entry_timestamp: String,
+    #[serde(rename = "Payload")]
+    payload: RekorPayload,
+}
+
+#[derive(serde::Deserialize)]
+struct RekorPayload {
+    body: String,
+    #[serde(rename = "integratedTime")]
+    integrated_time: i64,
+    #[serde(rename = "logIndex")]
+    log_index: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+}
+
+#[derive(serde::Deserialize)]
+struct RekorEntryHeader {
+    #[serde(rename = "apiVersion")]
+    api_version: String,
+    kind: String,
+}
+
+/// Restate a legacy cosign signature layer as a Sigstore bundle v0.1 (message signature over the
+/// payload, the leaf certificate or a public-key hint, the Rekor entry with its SET), so that
+/// [`verify_bundle`] applies every keyless check (chain to Fulcio at the integrated time, SCT,
+/// SET, entry consistency) to it. cosign's chain annotation is deliberately left out: the
+/// intermediates come from the trusted root, and a root inside a bundle is refused.
+///
+/// A layer without a Rekor bundle cannot be restated (bundle v0.1 requires the SET); verify such
+/// key-signed layers with [`crate::verify::verify_signature_annotation`].
+pub fn cosign_layer_to_bundle(layer: &CosignLayer<'_>) -> Result<String> {
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
+    use serde_json::json;
+
+    let malformed = |reason: String| Error::MalformedBundle { reason };
+    let rekor_json = layer
+        .rekor_bundle
+        .ok_or_else(|| malformed("the layer has no Rekor bundle annotation".to_string()))?;
+    let rekor: RekorBundle = serde_json::from_str(rekor_json)
+        .map_err(|e| malformed(format!("Rekor bundle annotation: {e}")))?;
+    let body = BASE64
+        .decode(&rekor.payload.body)
+        .map_err(|e| malformed(format!("Rekor entry body is not base64: {e}")))?;
+    let header: RekorEntryHeader =
+        serde_json::from_slice(&body).map_err(|e| malformed(format!("Rekor entry body: {e}")))?;
+    let log_id = hex::decode(&rekor.payload.log_id)
+        .map_err(|e| malformed(format!("Rekor logID is not hex: {e}")))?;
+
+    let verification_material = match layer.certificate {
+        Some(pem) => {
+            let (label, der) = crate::keys::decode_pem(pem)
+                .map_err(|e| malformed(format!("certificate annotation: {e}")))?;
+            if label != "CERTIFICATE" {
+                return Err(malformed(format!(
+                    "certificate annotation has PEM label `{label}`"
+                )));
+            }
+            json!({"x509CertificateChain": {"certificates": [{"rawBytes": BASE64.encode(der)}]}})
+        }
+        None => json!({"publicKey": {"hint": ""}}),
+    };
+    let signature: String = layer
+        .signature
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let digest = {
+        use sha2::Digest as _;
+        BASE64.encode(sha2::Sha256::digest(layer.payload))
+    };
+    let mut material = verification_material;
+    material["tlogEntries"] = json!([{
+        "logIndex": rekor.payload.log_index.to_string(),
+        "logId": {"keyId": BASE64.encode(log_id)},
+        "kindVersion": {"kind": header.kind, "version": header.api_version},
+        "integratedTime": rekor.payload.integrated_time.to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": rekor.signed_entry_timestamp},
+        "canonicalizedBody": rekor.payload.body,
+    }]);
+    let bundle = json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "verificationMaterial": material,
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": digest},
+            "signature": signature,
+        },
+    });
+    Ok(bundle.to_string())
+}
+
+/// Verify a legacy cosign signature layer that carries a Rekor bundle (keyless, or key-signed
+/// with transparency-log upload) by restating it with [`cosign_layer_to_bundle`]. On success the
+/// payload is the verified simple-signing payload; check its claims with
+/// [`crate::payload::SimpleSigningPayload::parse`] and the image digest.
+pub fn verify_cosign_layer(
+    layer: &CosignLayer<'_>,
+    policy: &BundlePolicy,
+    root: &TrustedRoot,
+) -> Result<VerifiedBundle> {
+    let bundle = cosign_layer_to_bundle(layer)?;
+    verify_bundle(&bundle, Artifact::Bytes(layer.payload), policy, root)
+}

@@ -11,7 +11,8 @@
 //!   claim checks (payload digest == image digest, repository match).
 //! * [`bundle`]: Sigstore bundle verification on top of the `sigstore-verify` crates, which are
 //!   used instead of hand-written X.509 / transparency-log / timestamp checks because they pass
-//!   the whole sigstore-conformance suite offline.
+//!   the whole sigstore-conformance suite offline. Legacy cosign `.sig` layers with a Rekor bundle
+//!   are restated as bundle v0.1 and go through the same checks ([`bundle::verify_cosign_layer`]).
 #![forbid(unsafe_code)]
 
 pub mod bundle;

@@ -34,6 +34,14 @@ enum Command {
     Keygen(cmd::keygen::KeygenArgs),
     /// Verify a Sigstore bundle or a key signature for a file or sha256 digest, offline.
     VerifyBlob(cmd::verify_blob::VerifyBlobArgs),
+    /// Sign an image with a cosign key; the signature goes to the registry as cosign stores it.
+    Sign(cmd::sign::SignArgs),
+    /// Sign an in-toto attestation (vuln scan, SBOM, provenance, …) about an image.
+    Attest(cmd::attest::AttestArgs),
+    /// Verify an image's cosign signatures with a public key.
+    Verify(cmd::verify::VerifyArgs),
+    /// Verify an image's in-toto attestations with a public key.
+    VerifyAttestation(cmd::verify::VerifyAttestationArgs),
     /// Work with Falco rules files: `rules validate` reports every error with file:line:column.
     Rules(cmd::rules::RulesArgs),
     /// Evaluate Falco rules over events (a JSONL replay) and emit Falco-format alerts.
@@ -49,6 +57,10 @@ fn main() -> ExitCode {
         Command::Db(args) => cmd::db::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::VerifyBlob(args) => cmd::verify_blob::run(args),
+        Command::Sign(args) => cmd::sign::run(args),
+        Command::Attest(args) => cmd::attest::run(args),
+        Command::Verify(args) => cmd::verify::run(args),
+        Command::VerifyAttestation(args) => cmd::verify::run_attestation(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Watch(args) => cmd::watch::run(args),
     };

@@ -240,3 +240,91 @@ fn output_file_is_written_whole_and_bad_input_exits_2() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/definitely/not/here"));
     assert_eq!(std::fs::read(&out_file).expect("read"), before);
 }
+
+/// A Go binary from a Debian package (`docker-registry` is written in Go) and a Rust binary built here with
+/// `cargo auditable`, placed in a root filesystem: both are cataloged with their modules and versions.
+#[test]
+fn go_and_cargo_auditable_binaries_are_cataloged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("rootfs");
+    std::fs::create_dir_all(root.join("usr/bin")).expect("mkdir");
+    std::fs::create_dir_all(root.join("usr/local/bin")).expect("mkdir");
+
+    let go_binary = Path::new("/usr/bin/docker-registry");
+    let have_go = go_binary.is_file();
+    if have_go {
+        std::fs::copy(go_binary, root.join("usr/bin/docker-registry")).expect("copy go binary");
+    } else {
+        assert!(std::env::var_os("CI").is_none(), "CI must have docker-registry installed (scripts/setup.sh)");
+        eprintln!("skipping the Go half: /usr/bin/docker-registry missing");
+    }
+    let rust_binary = build_auditable_binary(dir.path());
+    if let Some(binary) = &rust_binary {
+        std::fs::copy(binary, root.join("usr/local/bin/auditable-demo")).expect("copy rust binary");
+    }
+    if !have_go && rust_binary.is_none() {
+        return;
+    }
+
+    let report = sbom(&format!("dir:{}", root.display()), "json");
+    let packages = report["packages"].as_array().expect("packages");
+    let of_kind = |kind: &str, path: &str| -> Vec<&Value> {
+        packages.iter().filter(|p| p["kind"] == kind && p["location"]["path"] == path).collect()
+    };
+    if have_go {
+        // Debian builds Go programs in GOPATH mode: the build info names the Go toolchain and the main
+        // package path but records no module list. The toolchain version is what a scanner must find; the
+        // package's own metadata says which one it was built with (`Built-Using: golang-1.19 (= 1.19.8-2)`).
+        let go = of_kind("go", "usr/bin/docker-registry");
+        let status = Command::new("dpkg").args(["-s", "docker-registry"]).output().expect("dpkg -s docker-registry");
+        let text = String::from_utf8_lossy(&status.stdout);
+        let toolchain = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Built-Using:"))
+            .and_then(|l| l.split("golang-").nth(1))
+            .and_then(|rest| rest.split("(= ").nth(1))
+            .and_then(|v| v.split(['-', ')']).next())
+            .map(|v| format!("v{v}"))
+            .expect("docker-registry's Built-Using names its Go toolchain");
+        let stdlib = go.iter().find(|p| p["name"] == "stdlib").unwrap_or_else(|| panic!("stdlib listed: {go:#?}"));
+        assert_eq!(stdlib["version"].as_str(), Some(toolchain.as_str()));
+        assert_eq!(stdlib["purl"].as_str(), Some(format!("pkg:golang/stdlib@{toolchain}").as_str()));
+    }
+    if rust_binary.is_some() {
+        let cargo = of_kind("cargo", "usr/local/bin/auditable-demo");
+        let names: Vec<&str> = cargo.iter().filter_map(|p| p["name"].as_str()).collect();
+        assert!(names.contains(&"auditable-demo"), "the crate itself is listed: {names:?}");
+        let demo = cargo.iter().find(|p| p["name"] == "auditable-demo").expect("demo package");
+        assert_eq!(demo["version"], "0.3.1");
+        assert_eq!(demo["purl"], "pkg:cargo/auditable-demo@0.3.1");
+    }
+}
+
+/// Builds a tiny crate with `cargo auditable build`; None (skip) when cargo-auditable is not installed
+/// outside CI.
+fn build_auditable_binary(work: &Path) -> Option<PathBuf> {
+    let installed = Command::new("cargo").args(["auditable", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !installed {
+        assert!(std::env::var_os("CI").is_none(), "CI must have cargo-auditable installed (scripts/setup.sh)");
+        eprintln!("skipping the Rust half: cargo-auditable not installed");
+        return None;
+    }
+    let src = work.join("auditable-demo");
+    std::fs::create_dir_all(src.join("src")).expect("mkdir");
+    std::fs::write(
+        src.join("Cargo.toml"),
+        "[package]\nname = \"auditable-demo\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n[workspace]\n",
+    )
+    .expect("write Cargo.toml");
+    std::fs::write(src.join("src/main.rs"), "fn main() { println!(\"demo\"); }\n").expect("write main.rs");
+    let target = work.join("target");
+    let out = Command::new("cargo")
+        .args(["auditable", "build", "--quiet", "--offline"])
+        .current_dir(&src)
+        .env("CARGO_TARGET_DIR", &target)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run cargo auditable");
+    assert!(out.status.success(), "cargo auditable build failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(target.join("debug/auditable-demo"))
+}

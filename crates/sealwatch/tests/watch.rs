@@ -202,3 +202,26 @@ fn rules_validate_accepts_the_stable_ruleset_folder_order() {
     let out = sealwatch(&["rules", "validate", &seed.display().to_string()]);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn rules_folders_load_their_files_in_name_order() {
+    let base = "- rule: Shell\n  desc: d\n  condition: evt.type = execve and proc.name = bash\n  output: shell %proc.name\n  priority: NOTICE\n";
+    let local =
+        "- rule: Shell\n  condition: and user.name != root\n  override:\n    condition: append\n";
+    let check = |first: (&str, &str), second: (&str, &str), expect: i32| {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (name, body) in [first, second] {
+            std::fs::write(dir.path().join(name), body).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let out = sealwatch(&["rules", "validate", &dir.path().display().to_string()]);
+        assert_eq!(
+            out.status.code(),
+            Some(expect),
+            "stdout: {}",
+            text(&out.stdout)
+        );
+    };
+    check(("10-base.yaml", base), ("20-local.yaml", local), 0);
+    // The override's file sorts first: there is no rule to append to yet, as in Falco.
+    check(("20-base.yaml", base), ("10-local.yaml", local), 1);
+}

@@ -96,6 +96,20 @@ enum Analyzer {
     Binary,
 }
 
+/// Whether an executable's bytes carry package metadata a binary analyzer reads: Go build info or a
+/// cargo-auditable dependency list. The image layer calls this on every ELF executable it streams past and
+/// keeps only those that pass, so a large image's binaries are never all held in memory.
+pub fn is_package_binary(bytes: &[u8]) -> bool {
+    if !bytes.starts_with(b"\x7fELF") {
+        return false;
+    }
+    if !elf::has_section_headers(bytes) {
+        // Stripped of section headers: the Go analyzer finds build info by its magic.
+        return true;
+    }
+    elf::section(bytes, ".go.buildinfo").is_some() || elf::section(bytes, ".dep-v0").is_some()
+}
+
 /// Runs every language analyzer over the files of `tree` it recognises.
 pub fn analyze(tree: &dyn FileTree, diagnostics: &mut Vec<Diagnostic>) -> Vec<Package> {
     let mut packages = Vec::new();

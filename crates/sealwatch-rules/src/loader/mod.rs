@@ -5,6 +5,16 @@
 //! The loader is pure: it takes (file name, bytes) pairs in load order. Reading files and folders
 //! (Falco's `-r` semantics) is the caller's job.
 //!
+//! - The YAML parser is `saphyr-parser` (positions for every node); yaml-cpp's leniency about a
+//!   flow sequence's closing bracket at the key's indentation, which the upstream files rely on,
+//!   is reproduced (see `yaml.rs`).
+//! - Falco stops at a file's first error; this loader reports every error and warning, skipping
+//!   only the item an error is in, so it rejects the same files but tells everything at once.
+//! - `required_plugin_versions` naming Falco's `container` plugin is met: sealwatch provides the
+//!   container and k8s fields itself. Any other plugin requirement is an error.
+//! - [`Ruleset`] takes the loaded files further: parse, resolve macros in definition
+//!   order, compile, check outputs, select and index rules.
+//!
 //! ```
 //! use sealwatch_rules::loader::Loader;
 //! let mut loader = Loader::new();

@@ -31,8 +31,22 @@ pub struct WatchArgs {
     rules: Vec<PathBuf>,
     /// Events to replay, in the sealwatch events JSONL format (docs/events-jsonl.md); `-` reads
     /// standard input.
-    #[arg(long, required = true, value_name = "EVENTS.jsonl")]
-    replay: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "live",
+        conflicts_with = "live",
+        value_name = "EVENTS.jsonl"
+    )]
+    replay: Option<PathBuf>,
+    /// Watch live kernel events instead of a replay file (needs root; see --source).
+    #[arg(long)]
+    live: bool,
+    /// Live event source: ebpf, cn_proc (exec/fork/exit only) or auto (eBPF, else cn_proc).
+    #[arg(long, default_value = "auto", value_parser = ["ebpf", "cn_proc", "auto"], requires = "live")]
+    source: String,
+    /// Stop live watching after this many seconds (default: until SIGINT/SIGTERM).
+    #[arg(long, value_name = "SECS", requires = "live")]
+    duration: Option<u64>,
     /// Alert format on stdout and in the file (HTTP always sends JSON).
     #[arg(long, value_enum, default_value = "text")]
     output: OutputKind,
@@ -134,19 +148,28 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         max_burst: args.max_burst,
     };
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
+    if args.live {
+        let options = super::watch_live::LiveOptions {
+            source: args.source.parse().map_err(anyhow::Error::msg)?,
+            duration: args.duration.map(std::time::Duration::from_secs),
+            hostname,
+        };
+        return super::watch_live::run_live(ruleset, sinks, &config, options);
+    }
+    let replay = args
+        .replay
+        .clone()
+        .context("--replay or --live is required")?;
 
-    let (name, input): (String, Box<dyn std::io::BufRead>) = if args.replay.as_os_str() == "-" {
+    let (name, input): (String, Box<dyn std::io::BufRead>) = if replay.as_os_str() == "-" {
         (
             "<stdin>".to_string(),
             Box::new(BufReader::new(std::io::stdin())),
         )
     } else {
-        let file = std::fs::File::open(&args.replay)
-            .with_context(|| format!("opening replay file {}", args.replay.display()))?;
-        (
-            args.replay.display().to_string(),
-            Box::new(BufReader::new(file)),
-        )
+        let file = std::fs::File::open(&replay)
+            .with_context(|| format!("opening replay file {}", replay.display()))?;
+        (replay.display().to_string(), Box::new(BufReader::new(file)))
     };
     let mut reader = ReplayReader::new(name, input);
     let mut dispatcher = Dispatcher::start(sinks, &config);

@@ -1,0 +1,173 @@
+//! sealwatch-sign: sign, attest and verify container images in an OCI registry, in cosign's
+//! registry layout, so that cosign verifies what sealwatch signs and the other way round.
+//!
+//! # API (stable; the admission webhook builds on it)
+//!
+//! ```text
+//! resolve_digest(&RegistryClient, &Reference) -> Result<Digest, SignError>
+//! sign_image(&RegistryClient, &Reference, &PrivateKey, &SignOptions) -> Result<Signed, SignError>
+//! attest_image(&RegistryClient, &Reference, &PrivateKey, &AttestOptions) -> Result<Signed, SignError>
+//! verify_image(&RegistryClient, &Reference, &VerifyOptions) -> Result<VerifiedImage, SignError>
+//!     VerifiedImage { digest, signatures: Vec<VerifiedSignature { key_index, key_id, location,
+//!                     payload_bytes, payload: SimpleSigningPayload }> }
+//! verify_attestations(&RegistryClient, &Reference, &VerifyOptions, predicate_type: Option<&str>)
+//!     -> Result<VerifiedAttestations, SignError>
+//!     VerifiedAttestations { digest, attestations: Vec<VerifiedAttestation { key_index, key_id,
+//!                     location, statement: Statement, predicate: serde_json::Value }> }
+//! SignError::is_not_verified()  // true: evidence does not verify (exit 1 / deny with reason)
+//!                                // false: could not check (exit 2 / fail closed)
+//! ```
+//!
+//! `verify_*` succeed only when at least one signature verifies; otherwise they return
+//! [`SignError::NoSignatures`] or [`SignError::NotVerified`] carrying one [`Rejection`] (place +
+//! reason) per signature found.
+//!
+//! # Layout (see the signing reference, sections 1.1–1.4)
+//!
+//! * Signatures: an OCI image manifest at tag `sha256-<hex>.sig` of the image's repository; one
+//!   layer per signature, media type `application/vnd.dev.cosign.simplesigning.v1+json`, blob =
+//!   simple-signing payload, annotation `dev.cosignproject.cosign/signature` = base64 signature.
+//!   A new signature is appended to the existing manifest (read-modify-write, as cosign does).
+//! * Attestations: the same at `sha256-<hex>.att`, layers `application/vnd.dsse.envelope.v1+json`
+//!   holding a DSSE envelope of an in-toto statement, annotation `predicateType`.
+//! * Discovery when verifying: the OCI 1.1 referrers API first (or, when the registry has none,
+//!   the referrers tag schema `sha256-<hex>`), then the legacy tags. Referrers holding Sigstore
+//!   bundles (cosign v3) are reported as not supported yet; bundle writing and keyless signing are
+//!   later work.
+//!
+//! Everything read from the registry is hostile: manifests and blobs are digest- and
+//! size-verified by the registry client, layer counts and blob sizes are bounded before anything
+//! is downloaded, and payloads are verified over the exact bytes received.
+#![forbid(unsafe_code)]
+
+mod discover;
+mod error;
+mod predicate;
+mod store;
+mod verify;
+
+use std::collections::BTreeMap;
+
+pub use error::SignError;
+pub use predicate::{predicate_type_for, vuln_predicate, ScannerInfo};
+pub use sealwatch_oci::registry::RegistryClient;
+pub use sealwatch_oci::{Digest, Reference};
+pub use sealwatch_trust::dsse::Statement;
+pub use sealwatch_trust::{PrivateKey, PublicKey, SimpleSigningPayload};
+pub use store::{attest_image, resolve_digest, sign_image};
+pub use verify::{verify_attestations, verify_image};
+
+/// Most layers read from one signature or attestation manifest. cosign writes one layer per
+/// signature; a manifest with more than this is refused rather than downloaded layer by layer.
+pub const MAX_SIGNATURE_LAYERS: usize = 1000;
+/// Largest simple-signing payload blob downloaded (cosign's are a few hundred bytes).
+pub const MAX_PAYLOAD_SIZE: u64 = 1 << 20;
+/// Largest DSSE envelope blob downloaded (an SBOM predicate can be several MiB).
+pub const MAX_ENVELOPE_SIZE: u64 = 64 << 20;
+
+/// What `sign_image` needs besides the key.
+#[derive(Debug, Clone, Default)]
+pub struct SignOptions {
+    /// `-a key=value` annotations, written into the payload's `optional` object.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// What `attest_image` signs.
+#[derive(Debug, Clone)]
+pub struct AttestOptions {
+    /// The predicate type URI (see [`predicate_type_for`] for cosign's short names).
+    pub predicate_type: String,
+    /// The predicate, put into the statement unchanged.
+    pub predicate: serde_json::Value,
+}
+
+/// The result of `sign_image` / `attest_image`.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The image manifest digest that was signed.
+    pub digest: Digest,
+    /// Where the signature manifest was pushed (`…:sha256-<hex>.sig` or `.att`).
+    pub location: Reference,
+    /// Digest of the signature manifest as pushed.
+    pub manifest_digest: Digest,
+    /// Number of layers (signatures) the manifest now has.
+    pub layer_count: usize,
+    /// The blob that was signed: simple-signing payload, or DSSE envelope JSON.
+    pub blob: Vec<u8>,
+    /// True when the registry had no manifest at that tag before.
+    pub created: bool,
+}
+
+/// How to verify.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Trusted public keys: a signature verifying with any of them counts.
+    pub keys: Vec<PublicKey>,
+    /// Also check that the payload's `docker-reference` names the image's repository (the CLI
+    /// turns this off with `--skip-reference-check`). The digest claim is always checked.
+    pub check_reference: bool,
+}
+
+/// Why one signature or attestation layer did not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Where it was found, e.g. `host/repo:sha256-<hex>.sig layer 0`.
+    pub location: String,
+    /// Why it was rejected, as a sentence.
+    pub reason: String,
+}
+
+/// An image with at least one verified signature.
+#[derive(Debug, Clone)]
+pub struct VerifiedImage {
+    /// The manifest digest the signatures are about.
+    pub digest: Digest,
+    /// Every signature that verified (at least one).
+    pub signatures: Vec<VerifiedSignature>,
+    /// Signatures that were found but did not verify (for diagnostics; not an error when at least
+    /// one verified).
+    pub rejections: Vec<Rejection>,
+}
+
+/// One verified image signature.
+#[derive(Debug, Clone)]
+pub struct VerifiedSignature {
+    /// Index into [`VerifyOptions::keys`] of the key that verified it.
+    pub key_index: usize,
+    /// `sha256:<hex>` of the verifying key's SubjectPublicKeyInfo DER.
+    pub key_id: String,
+    /// Where it was found.
+    pub location: String,
+    /// The exact payload bytes that were signed (print these; never re-serialise).
+    pub payload_bytes: Vec<u8>,
+    /// The payload, parsed.
+    pub payload: SimpleSigningPayload,
+}
+
+/// Attestations of an image, at least one verified.
+#[derive(Debug, Clone)]
+pub struct VerifiedAttestations {
+    /// The manifest digest the statements are about.
+    pub digest: Digest,
+    /// Every attestation that verified (at least one).
+    pub attestations: Vec<VerifiedAttestation>,
+    /// Attestations that were found but did not verify or had another predicate type.
+    pub rejections: Vec<Rejection>,
+}
+
+/// One verified in-toto attestation.
+#[derive(Debug, Clone)]
+pub struct VerifiedAttestation {
+    /// Index into [`VerifyOptions::keys`] of the key that verified it.
+    pub key_index: usize,
+    /// `sha256:<hex>` of the verifying key's SubjectPublicKeyInfo DER.
+    pub key_id: String,
+    /// Where it was found.
+    pub location: String,
+    /// The DSSE envelope JSON exactly as stored (what cosign prints).
+    pub envelope_bytes: Vec<u8>,
+    /// The verified statement.
+    pub statement: Statement,
+    /// The statement's predicate.
+    pub predicate: serde_json::Value,
+}

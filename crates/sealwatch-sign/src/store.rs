@@ -1,0 +1,292 @@
+//! Writing: resolve the image, build what is signed, and append it as one layer to the
+//! signature (`.sig`) or attestation (`.att`) manifest, the way cosign's legacy layout does.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sealwatch_oci::manifest::media_type;
+use sealwatch_oci::registry::BlobContent;
+use sealwatch_oci::{Digest, Reference};
+use sealwatch_trust::cosign::{
+    self, ATTESTATION_TAG_SUFFIX, DSSE_ENVELOPE_MEDIA_TYPE, PREDICATE_TYPE_ANNOTATION,
+    SIGNATURE_ANNOTATION, SIGNATURE_TAG_SUFFIX, SIMPLE_SIGNING_MEDIA_TYPE,
+};
+use sealwatch_trust::dsse::{Envelope, Statement, Subject, IN_TOTO_PAYLOAD_TYPE};
+use sealwatch_trust::{PrivateKey, SimpleSigningPayload};
+
+use crate::{AttestOptions, RegistryClient, SignError, SignOptions, Signed, MAX_SIGNATURE_LAYERS};
+
+/// The manifest digest `reference` names: its digest when it has one (checked to exist), else
+/// what its tag points at now.
+pub fn resolve_digest(client: &RegistryClient, reference: &Reference) -> Result<Digest, SignError> {
+    match client.head_manifest(reference) {
+        Ok(head) => Ok(head.digest),
+        Err(
+            source @ (sealwatch_oci::Error::ManifestUnknown { .. }
+            | sealwatch_oci::Error::NameUnknown { .. }),
+        ) => Err(SignError::ImageNotFound {
+            image: reference.to_string(),
+            source,
+        }),
+        Err(source) => Err(SignError::registry(
+            format!("resolving {reference} to a digest"),
+            source,
+        )),
+    }
+}
+
+/// Sign `reference`'s manifest digest with `key` and append the signature to
+/// `sha256-<hex>.sig`.
+pub fn sign_image(
+    client: &RegistryClient,
+    reference: &Reference,
+    key: &PrivateKey,
+    options: &SignOptions,
+) -> Result<Signed, SignError> {
+    let digest = resolve_digest(client, reference)?;
+    let trust_digest = trust_digest(&digest)?;
+    let mut payload = SimpleSigningPayload::new(docker_reference(reference), &trust_digest);
+    for (name, value) in &options.annotations {
+        payload = payload.with_annotation(name.clone(), value.clone());
+    }
+    let bytes = payload.to_json();
+    let signature = key.sign(&bytes).map_err(|source| SignError::Trust {
+        what: format!("signing the payload for {reference}"),
+        source,
+    })?;
+    let annotations = BTreeMap::from([(
+        SIGNATURE_ANNOTATION.to_owned(),
+        BASE64.encode(signature),
+    )]);
+    append_layer(
+        client,
+        reference,
+        &digest,
+        SIGNATURE_TAG_SUFFIX,
+        SIMPLE_SIGNING_MEDIA_TYPE,
+        bytes,
+        annotations,
+    )
+}
+
+/// Wrap the predicate in an in-toto statement about `reference`'s digest, sign it as a DSSE
+/// envelope, and append it to `sha256-<hex>.att`.
+pub fn attest_image(
+    client: &RegistryClient,
+    reference: &Reference,
+    key: &PrivateKey,
+    options: &AttestOptions,
+) -> Result<Signed, SignError> {
+    if options.predicate_type.is_empty() {
+        return Err(SignError::InvalidPredicate {
+            reason: "empty predicate type".into(),
+        });
+    }
+    let digest = resolve_digest(client, reference)?;
+    let trust_digest = trust_digest(&digest)?;
+    let statement = Statement::new(
+        Subject::new(docker_reference(reference), &trust_digest),
+        options.predicate_type.clone(),
+        options.predicate.clone(),
+    );
+    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement.to_json(), key).map_err(
+        |source| SignError::Trust {
+            what: format!("signing the attestation for {reference}"),
+            source,
+        },
+    )?;
+    let annotations = BTreeMap::from([
+        (
+            PREDICATE_TYPE_ANNOTATION.to_owned(),
+            options.predicate_type.clone(),
+        ),
+        // cosign writes the signature annotation on attestation layers too, empty.
+        (SIGNATURE_ANNOTATION.to_owned(), String::new()),
+    ]);
+    append_layer(
+        client,
+        reference,
+        &digest,
+        ATTESTATION_TAG_SUFFIX,
+        DSSE_ENVELOPE_MEDIA_TYPE,
+        envelope.to_json(),
+        annotations,
+    )
+}
+
+/// `critical.identity.docker-reference` / the statement subject name: the repository as
+/// go-containerregistry names it (`index.docker.io/library/alpine`, `127.0.0.1:5000/app`).
+pub(crate) fn docker_reference(reference: &Reference) -> String {
+    sealwatch_trust::verify::canonical_repository(&reference.name())
+}
+
+/// The same digest in the trust crate's type.
+pub(crate) fn trust_digest(digest: &Digest) -> Result<sealwatch_trust::Digest, SignError> {
+    sealwatch_trust::Digest::parse(&digest.to_string()).map_err(|source| SignError::Trust {
+        what: format!("image digest {digest}"),
+        source,
+    })
+}
+
+/// The `sha256-<hex>.<suffix>` tag of `digest` in `reference`'s repository.
+pub(crate) fn digest_tag_reference(
+    reference: &Reference,
+    digest: &Digest,
+    suffix: &str,
+) -> Result<Reference, SignError> {
+    let tag = cosign::digest_tag(&trust_digest(digest)?, suffix);
+    reference
+        .with_tag(&tag)
+        .map_err(|source| SignError::registry(format!("building tag {tag}"), source))
+}
+
+/// Read-modify-write of the manifest at `sha256-<hex>.<suffix>`: push the blob, add one layer for
+/// it (unless an identical layer is there already), push the manifest back.
+fn append_layer(
+    client: &RegistryClient,
+    reference: &Reference,
+    digest: &Digest,
+    suffix: &str,
+    layer_media_type: &str,
+    blob: Vec<u8>,
+    annotations: BTreeMap<String, String>,
+) -> Result<Signed, SignError> {
+    let location = digest_tag_reference(reference, digest, suffix)?;
+    let blob_digest = Digest::sha256_of(&blob);
+    let blob_size = blob.len() as u64;
+    let content = BlobContent::Bytes(Arc::from(blob.clone()));
+    client
+        .push_blob(&location, &blob_digest, &content)
+        .map_err(|source| SignError::registry(format!("pushing blob {blob_digest}"), source))?;
+
+    let existing = match client.fetch_manifest(&location) {
+        Ok(fetched) => Some(fetched),
+        Err(sealwatch_oci::Error::ManifestUnknown { .. }) => None,
+        Err(source) => {
+            return Err(SignError::registry(
+                format!("reading the existing {location}"),
+                source,
+            ))
+        }
+    };
+    let created = existing.is_none();
+    let mut layers = match &existing {
+        Some(fetched) => existing_layers(&fetched.bytes, &location)?,
+        None => Vec::new(),
+    };
+    let new_layer = json!({
+        "mediaType": layer_media_type,
+        "size": blob_size,
+        "digest": blob_digest.to_string(),
+        "annotations": annotations,
+    });
+    if !layers.contains(&new_layer) {
+        if layers.len() >= MAX_SIGNATURE_LAYERS {
+            return Err(SignError::TooManyLayers {
+                location: location.to_string(),
+                count: layers.len() + 1,
+                limit: MAX_SIGNATURE_LAYERS,
+            });
+        }
+        layers.push(new_layer);
+    }
+
+    let config = config_for(&layers);
+    let config_digest = Digest::sha256_of(&config);
+    let config_size = config.len() as u64;
+    client
+        .push_blob(
+            &location,
+            &config_digest,
+            &BlobContent::Bytes(Arc::from(config)),
+        )
+        .map_err(|source| {
+            SignError::registry(format!("pushing config blob {config_digest}"), source)
+        })?;
+    let layer_count = layers.len();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": media_type::OCI_MANIFEST,
+        "config": {
+            "mediaType": media_type::OCI_CONFIG,
+            "size": config_size,
+            "digest": config_digest.to_string(),
+        },
+        "layers": layers,
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| {
+        SignError::MalformedSignatureManifest {
+            location: location.to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let manifest_digest = client
+        .push_manifest(&location, &manifest_bytes, media_type::OCI_MANIFEST)
+        .map_err(|source| SignError::registry(format!("pushing {location}"), source))?;
+    Ok(Signed {
+        digest: digest.clone(),
+        location,
+        manifest_digest,
+        layer_count,
+        blob,
+        created,
+    })
+}
+
+/// The layer descriptors of an existing signature manifest, kept as JSON so that fields we do
+/// not model (certificates, bundles written by cosign) survive the rewrite unchanged.
+fn existing_layers(bytes: &[u8], location: &Reference) -> Result<Vec<Value>, SignError> {
+    let malformed = |reason: String| SignError::MalformedSignatureManifest {
+        location: location.to_string(),
+        reason,
+    };
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    if doc.get("manifests").is_some() || doc.get("config").is_none() {
+        return Err(malformed("it is an index, not an image manifest".into()));
+    }
+    let layers = match doc.get("layers") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(layers)) => layers.clone(),
+        Some(_) => return Err(malformed("`layers` is not an array".into())),
+    };
+    if layers.len() > MAX_SIGNATURE_LAYERS {
+        return Err(SignError::TooManyLayers {
+            location: location.to_string(),
+            count: layers.len(),
+            limit: MAX_SIGNATURE_LAYERS,
+        });
+    }
+    if let Some(bad) = layers
+        .iter()
+        .position(|l| l.get("digest").and_then(Value::as_str).is_none())
+    {
+        return Err(malformed(format!("layer {bad} has no digest")));
+    }
+    Ok(layers)
+}
+
+/// An image config like go-containerregistry's empty image after appending the layers (which is
+/// what cosign pushes): no OS or architecture, zero times, one diff_id per (uncompressed) layer.
+fn config_for(layers: &[Value]) -> Vec<u8> {
+    const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+    let diff_ids: Vec<&str> = layers
+        .iter()
+        .filter_map(|l| l.get("digest").and_then(Value::as_str))
+        .collect();
+    let history: Vec<Value> = diff_ids
+        .iter()
+        .map(|_| json!({ "created": ZERO_TIME }))
+        .collect();
+    let config = json!({
+        "architecture": "",
+        "created": ZERO_TIME,
+        "history": history,
+        "os": "",
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+        "config": {},
+    });
+    serde_json::to_vec(&config).unwrap_or_default()
+}
