@@ -396,7 +396,8 @@ fn ebpf_ring_buffer_overflow_is_counted_and_the_source_keeps_working() {
         ..LiveConfig::default()
     };
     let mut source = LiveSource::start(&config).unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(source.stats().kernel_drops, 0);
+    // The machine's own activity may have filled the page already (seeding /proc takes time).
+    let before = source.stats().kernel_drops;
     let status = Command::new("sh")
         .args([
             "-c",
@@ -406,17 +407,18 @@ fn ebpf_ring_buffer_overflow_is_counted_and_the_source_keeps_working() {
         .unwrap_or_else(|e| panic!("sh: {e}"));
     assert!(status.success());
     let drops = source.stats().kernel_drops;
-    assert!(drops > 0, "{:?}", source.stats());
-    // After the overflow, new events still arrive.
-    let sh = run("exec head -c 1 /etc/hostname");
-    wait_for(
-        &mut source,
-        "open after overflow",
-        |_| {},
-        |e| {
-            e.fd.as_ref().is_some_and(|f| f.name == "/etc/hostname")
-                && e.thread.as_deref().is_some_and(|t| t.pid == i64::from(sh))
-        },
-    );
+    assert!(drops > before, "{before} then {:?}", source.stats());
+    // After the overflow, records still flow (which ones depends on the machine's load: with
+    // a two-record buffer on a busy machine any given event may be among the dropped).
+    let records = source.stats().records;
+    for _ in 0..3 {
+        let got = source.next_event(WAIT).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(
+            got.is_some(),
+            "no event after overflow: {:?}",
+            source.stats()
+        );
+    }
+    assert!(source.stats().records > records);
     assert!(source.stats().kernel_drops >= drops);
 }

@@ -42,11 +42,13 @@ impl Default for Limits {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum CacheSetting {
     /// The user cache dir ([`BlobCache::default_root`]); no cache if there is none.
-    #[default]
     Default,
     /// `--cache-dir DIR`.
     Dir(PathBuf),
-    /// `--no-cache`.
+    /// `--no-cache`. The library default: caching (of registry blobs and of per-layer results, which are
+    /// trusted by digest once made) is the application's decision, and tests of verification must see
+    /// every byte.
+    #[default]
     Disabled,
 }
 
@@ -154,6 +156,16 @@ impl Image {
                 }
             };
         Image::from_source(source, options)
+    }
+
+    /// Where cached layer results live, per [`OpenOptions::cache`].
+    pub(crate) fn layer_cache(&self) -> Option<crate::layer_cache::LayerCache> {
+        let root = match &self.options.cache {
+            CacheSetting::Default => BlobCache::default_root()?,
+            CacheSetting::Dir(dir) => dir.clone(),
+            CacheSetting::Disabled => return None,
+        };
+        Some(crate::layer_cache::LayerCache::new(crate::layer_cache::dir_under(&root)))
     }
 
     /// A host folder as an image with no layers.

@@ -40,6 +40,7 @@ pub mod digest;
 mod docker_archive;
 mod error;
 mod image;
+mod layer_cache;
 mod layout;
 pub mod manifest;
 pub mod reference;

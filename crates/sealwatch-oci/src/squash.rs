@@ -38,6 +38,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::digest::Hasher;
 use crate::image::{blob_error, stream_error, Backing, Image, LayerInfo, Limits};
 use crate::manifest::Compression;
+use crate::layer_cache::LayerCache;
 use crate::{Digest, Error, Result, VerifyingReader};
 
 /// Symlink hops allowed while resolving one path (Linux allows 40).
@@ -55,7 +56,7 @@ pub struct FileRequest {
     /// Executables (ELF, any `x` bit) are read and kept when this accepts their bytes: binary
     /// analyzers (Go build info, cargo-auditable) need whole files, but only a few executables carry
     /// such metadata, so the rest are dropped as soon as they have been looked at.
-    executable_filter: Option<ExecutableFilter>,
+    executable_filter: Option<(&'static str, ExecutableFilter)>,
 }
 
 /// Decides, from its bytes, whether an executable is worth keeping (see [`FileRequest::add_executables`]).
@@ -93,13 +94,32 @@ impl FileRequest {
 
     /// Also keep every ELF executable (a regular file with an `x` bit) that `filter` accepts.
     /// Non-ELF executables are skipped after their first four bytes; rejected ones are not kept.
-    pub fn add_executables(&mut self, filter: ExecutableFilter) {
-        self.executable_filter = Some(filter);
+    ///
+    /// `id` names the filter's meaning (e.g. `catalog-binaries-v1`): cached layer results are keyed by it,
+    /// so change it whenever the filter accepts different files.
+    pub fn add_executables(&mut self, id: &'static str, filter: ExecutableFilter) {
+        self.executable_filter = Some((id, filter));
+    }
+
+    /// A stable text naming exactly what this request keeps (for cache keys).
+    pub(crate) fn fingerprint(&self) -> String {
+        let mut prefixes = self.prefixes.clone();
+        prefixes.sort();
+        let mut patterns = self.patterns.clone();
+        patterns.sort();
+        let exact: Vec<&str> = self.exact.iter().map(String::as_str).collect();
+        format!(
+            "exact={}\nprefix={}\nglob={}\nexec={}",
+            exact.join("\0"),
+            prefixes.join("\0"),
+            patterns.join("\0"),
+            self.executable_filter.map_or("", |(id, _)| id)
+        )
     }
 
     /// Whether an executable with these bytes is kept (false when no filter was registered).
     pub fn keeps_executable(&self, mode: u32, bytes: &[u8]) -> bool {
-        mode & 0o111 != 0 && bytes.starts_with(ELF_MAGIC) && self.executable_filter.is_some_and(|f| f(bytes))
+        mode & 0o111 != 0 && bytes.starts_with(ELF_MAGIC) && self.executable_filter.is_some_and(|(_, f)| f(bytes))
     }
 
     pub(crate) fn wants_executables(&self) -> bool {
@@ -191,6 +211,28 @@ pub struct FileEntry {
 }
 
 impl FileEntry {
+    /// An entry as the layer cache stored it.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_cache(
+        path: String,
+        kind: EntryKind,
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        size: u64,
+        link_target: Option<String>,
+        layer: usize,
+        content: Option<Arc<[u8]>>,
+        oversize: bool,
+    ) -> Self {
+        FileEntry { path, kind, mode, uid, gid, size, link_target, layer: Some(layer), content, oversize }
+    }
+
+    /// Requested, but larger than the limit on kept files.
+    pub fn is_oversize(&self) -> bool {
+        self.oversize
+    }
+
     /// The content, when it was requested and kept.
     pub fn content(&self) -> Option<&[u8]> {
         self.content.as_deref()
@@ -399,11 +441,17 @@ fn lexical_target(link_path: &str, target: &str) -> String {
 /// What one layer walk produced.
 #[derive(Debug, Default)]
 pub(crate) struct LayerScan {
-    entries: Vec<FileEntry>,
+    pub(crate) entries: Vec<FileEntry>,
     /// Directories with an opaque marker in this layer.
-    opaque: Vec<String>,
+    pub(crate) opaque: Vec<String>,
     /// Paths whited out by this layer.
-    whiteouts: Vec<String>,
+    pub(crate) whiteouts: Vec<String>,
+}
+
+impl LayerScan {
+    pub(crate) fn from_parts(entries: Vec<FileEntry>, opaque: Vec<String>, whiteouts: Vec<String>) -> Self {
+        LayerScan { entries, opaque, whiteouts }
+    }
 }
 
 /// What a walk keeps content for.
@@ -858,10 +906,34 @@ impl Image {
                 crate::rootfs::read_rootfs(root, request, &self.options.limits)
             }
             Backing::Blobs(_) => {
+                // Layers read before (for the same request) come from the layer cache; the rest are
+                // decompressed, in parallel, and stored for next time.
+                let cache = self.layer_cache();
+                let keys: Vec<String> =
+                    self.layers.iter().map(|l| LayerCache::key(&l.digest, request)).collect();
+                let mut scans: Vec<Option<LayerScan>> = Vec::with_capacity(self.layers.len());
+                for (i, (layer, key)) in self.layers.iter().zip(&keys).enumerate() {
+                    let hit = cache.as_ref().and_then(|c| c.load(key, i));
+                    scans.push(hit.map(|hit| {
+                        let _ = layer.uncompressed_size.set(hit.uncompressed_size);
+                        hit.scan
+                    }));
+                }
                 let jobs: Vec<(usize, Want<'_>)> = (0..self.layers.len())
+                    .filter(|i| scans.get(*i).is_some_and(Option::is_none))
                     .map(|i| (i, Want::Request(request)))
                     .collect();
-                let scans = self.scan_layers(jobs, &Arc::new(AtomicU64::new(0)))?;
+                let missed: Vec<usize> = jobs.iter().map(|(i, _)| *i).collect();
+                let fresh = self.scan_layers(jobs, &Arc::new(AtomicU64::new(0)))?;
+                for (i, scan) in missed.into_iter().zip(fresh) {
+                    if let (Some(cache), Some(layer), Some(key)) = (&cache, self.layers.get(i), keys.get(i)) {
+                        cache.store(key, &scan, layer.uncompressed_size().unwrap_or(0));
+                    }
+                    if let Some(slot) = scans.get_mut(i) {
+                        *slot = Some(scan);
+                    }
+                }
+                let scans: Vec<LayerScan> = scans.into_iter().flatten().collect();
                 let mut fs = SquashedFs {
                     entries: merge(scans),
                     max_file_bytes: self.options.limits.max_file_bytes,

@@ -227,6 +227,9 @@ struct EventJson {
 pub struct ProcessTable {
     procs: HashMap<i64, ThreadInfo>,
     order: VecDeque<i64>,
+    /// Linked chains handed out since the last change; most events come from a process that did
+    /// not change since its previous event, and relinking clones the whole ancestry.
+    linked_cache: HashMap<i64, Arc<ThreadInfo>>,
 }
 
 impl ProcessTable {
@@ -243,6 +246,7 @@ impl ProcessTable {
     }
 
     fn insert(&mut self, info: ThreadInfo) {
+        self.linked_cache.clear();
         let pid = info.pid;
         if self.procs.insert(pid, info).is_none() {
             self.order.push_back(pid);
@@ -256,13 +260,26 @@ impl ProcessTable {
     }
 
     fn remove(&mut self, pid: i64) {
+        self.linked_cache.clear();
         if self.procs.remove(&pid).is_some() {
             self.order.retain(|p| *p != pid);
         }
     }
 
     /// The process with its ancestors linked, as the rules see it.
-    pub fn linked(&self, pid: i64) -> Option<Arc<ThreadInfo>> {
+    pub fn linked(&mut self, pid: i64) -> Option<Arc<ThreadInfo>> {
+        if let Some(cached) = self.linked_cache.get(&pid) {
+            return Some(Arc::clone(cached));
+        }
+        let linked = self.link(pid)?;
+        if self.linked_cache.len() >= MAX_PROCESSES {
+            self.linked_cache.clear();
+        }
+        self.linked_cache.insert(pid, Arc::clone(&linked));
+        Some(linked)
+    }
+
+    fn link(&self, pid: i64) -> Option<Arc<ThreadInfo>> {
         let mut chain: Vec<&ThreadInfo> = Vec::new();
         let mut cur = self.procs.get(&pid);
         while let Some(t) = cur {
@@ -390,6 +407,17 @@ impl<R: BufRead> ReplayReader<R> {
     }
 
     fn parse_line(&mut self, text: &str) -> Result<Option<Event>, RuntimeError> {
+        // Most lines are events without `kind`: parse those straight into the event record.
+        if !text.contains("\"kind\"") {
+            let e: EventJson = serde_json::from_str(text).map_err(|e| {
+                if e.is_syntax() || e.is_eof() {
+                    self.error(format!("invalid JSON: {e}"))
+                } else {
+                    self.error(format!("bad event: {e}"))
+                }
+            })?;
+            return self.build_event(e).map(Some);
+        }
         let value: Value =
             serde_json::from_str(text).map_err(|e| self.error(format!("invalid JSON: {e}")))?;
         let kind = match value.get("kind") {

@@ -3,14 +3,13 @@
 
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::Args;
 use sealwatch_catalog::facts::{self, PathResolver};
 use sealwatch_catalog::FileTree;
-use sealwatch_oci::registry::{Credentials, RegistryClient, RegistryOptions, RegistrySource};
-use sealwatch_oci::{BlobCache, BlobSource, CachingSource, Image, ImageSpec, OpenOptions, Platform, SquashedFs};
+use sealwatch_oci::registry::{Credentials, RegistryClient, RegistryOptions};
+use sealwatch_oci::{CacheSetting, Image, ImageSpec, OpenOptions, Platform, SquashedFs};
 
 /// Naming an image, and how to reach it.
 #[derive(Debug, Args)]
@@ -66,7 +65,8 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    pub fn client(&self) -> anyhow::Result<RegistryClient> {
+    /// Registry client settings: the environment and docker config, plus these flags.
+    pub fn options(&self) -> anyhow::Result<RegistryOptions> {
         let mut options = RegistryOptions::from_environment();
         if let Some(user) = &self.username {
             let mut password = String::new();
@@ -82,18 +82,20 @@ impl RegistryArgs {
         }
         options.ca_files.clone_from(&self.ca_file);
         options.insecure_registries.clone_from(&self.insecure_registry);
-        RegistryClient::new(options).context("setting up the registry client")
+        Ok(options)
     }
 
-    pub fn cache(&self) -> anyhow::Result<Option<BlobCache>> {
-        if self.no_cache {
-            return Ok(None);
+    pub fn client(&self) -> anyhow::Result<RegistryClient> {
+        RegistryClient::new(self.options()?).context("setting up the registry client")
+    }
+
+    /// Blob and layer-result cache, per `--cache-dir` / `--no-cache`.
+    pub fn cache_setting(&self) -> CacheSetting {
+        match (&self.cache_dir, self.no_cache) {
+            (_, true) => CacheSetting::Disabled,
+            (Some(dir), false) => CacheSetting::Dir(dir.clone()),
+            (None, false) => CacheSetting::Default,
         }
-        let cache = match &self.cache_dir {
-            Some(dir) => BlobCache::new(dir.join("blobs")),
-            None => BlobCache::open_default(),
-        };
-        Ok(Some(cache.context("opening the blob cache (use --no-cache to go without)")?))
     }
 }
 
@@ -113,19 +115,18 @@ impl ImageArgs {
             Some(p) => Some(parse_platform(p)?),
             None => None,
         };
-        let options = OpenOptions { platform, quiet: self.quiet, ..OpenOptions::default() };
-        let image = match &spec {
-            ImageSpec::Registry(reference) => {
-                let client = Arc::new(self.registry.client()?);
-                let mut source: Arc<dyn BlobSource> = Arc::new(RegistrySource::new(client, reference.clone()));
-                if let Some(cache) = self.registry.cache()? {
-                    source = Arc::new(CachingSource::new(source, cache));
-                }
-                Image::from_source(source, &options)
-            }
-            _ => Image::open(&spec, &options),
+        let registry = match &spec {
+            ImageSpec::Registry(_) => Some(self.registry.options()?),
+            _ => None,
         };
-        image.with_context(|| format!("opening {spec}"))
+        let options = OpenOptions {
+            platform,
+            quiet: self.quiet,
+            registry,
+            cache: self.registry.cache_setting(),
+            ..OpenOptions::default()
+        };
+        Image::open(&spec, &options).with_context(|| format!("opening {spec}"))
     }
 }
 

@@ -46,6 +46,10 @@ enum Command {
     Rules(cmd::rules::RulesArgs),
     /// Evaluate Falco rules over events (a JSONL replay) and emit Falco-format alerts.
     Watch(cmd::watch::WatchArgs),
+    /// Evaluate Kyverno policies offline: `policy apply --policy P --resource R`.
+    Policy(cmd::policy::PolicyArgs),
+    /// Kubernetes admission webhook enforcing Kyverno verifyImages policies.
+    Admission(cmd::admission::AdmissionArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::VerifyAttestation(args) => cmd::verify::run_attestation(args),
         Command::Rules(args) => cmd::rules::run(args),
         Command::Watch(args) => cmd::watch::run(args),
+        Command::Policy(args) => cmd::policy::run(args),
+        Command::Admission(args) => cmd::admission::run(args),
     };
     match result {
         Ok(code) => ExitCode::from(code),

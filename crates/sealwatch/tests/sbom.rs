@@ -9,7 +9,9 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 fn sealwatch(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sealwatch")).args(args).stdin(Stdio::null()).output().expect("run sealwatch")
+    Command::new(env!("CARGO_BIN_EXE_sealwatch"))
+        // Tests never touch the user's cache.
+        .env("SEALWATCH_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sealwatch-cache")).args(args).stdin(Stdio::null()).output().expect("run sealwatch")
 }
 
 fn sbom(image: &str, format: &str) -> Value {
@@ -327,4 +329,39 @@ fn build_auditable_binary(work: &Path) -> Option<PathBuf> {
         .expect("run cargo auditable");
     assert!(out.status.success(), "cargo auditable build failed: {}", String::from_utf8_lossy(&out.stderr));
     Some(target.join("debug/auditable-demo"))
+}
+
+/// The second read of an image comes from the per-layer result cache and says exactly what the first did.
+#[test]
+fn cached_layer_results_give_the_same_catalog() {
+    let Some(fixtures) = fixtures() else { return };
+    let debian = fixtures.iter().find(|f| f.name == "debian-bookworm-minbase").expect("debian fixture");
+    let cache = tempfile::tempdir().expect("tempdir");
+    let dir = cache.path().to_str().expect("utf-8");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["sbom", "-q", "--format", "json"];
+        args.extend_from_slice(extra);
+        args.push(&debian.sealwatch_ref);
+        let out = sealwatch(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+        doc["packages"].clone()
+    };
+    let uncached = run(&["--no-cache"]);
+    let first = run(&["--cache-dir", dir]);
+    let layers = cache.path().join("layers");
+    let stored = std::fs::read_dir(&layers).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(stored, 1, "one layer result stored for the one-layer image");
+    let second = run(&["--cache-dir", dir]);
+    assert_eq!(first, uncached);
+    assert_eq!(second, uncached);
+    // A damaged cache file is a miss, not a wrong answer.
+    for entry in std::fs::read_dir(&layers).expect("layers dir") {
+        let path = entry.expect("entry").path();
+        let mut bytes = std::fs::read(&path).expect("read");
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 0x55;
+        std::fs::write(&path, bytes).expect("write");
+    }
+    assert_eq!(run(&["--cache-dir", dir]), uncached);
 }

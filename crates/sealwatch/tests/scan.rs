@@ -9,6 +9,8 @@ use serde_json::Value;
 
 fn sealwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sealwatch"))
+        // Tests never touch the user's cache.
+        .env("SEALWATCH_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sealwatch-cache"))
         .args(args)
         .stdin(Stdio::null())
         .current_dir(std::env::temp_dir())

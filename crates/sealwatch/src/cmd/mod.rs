@@ -11,3 +11,5 @@ pub mod verify;
 pub mod rules;
 pub mod watch;
 pub mod watch_live;
+pub mod admission;
+pub mod policy;

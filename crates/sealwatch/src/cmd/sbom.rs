@@ -68,7 +68,7 @@ pub fn file_request() -> anyhow::Result<FileRequest> {
             PathPattern::Prefix(p) => request.add_prefix(&format!("{p}/")),
             PathPattern::Glob(g) => request.add_glob(g)?,
             // Binaries are matched by content (Go build info, cargo-auditable), not by path.
-            PathPattern::Executable => request.add_executables(sealwatch_catalog::lang::is_package_binary),
+            PathPattern::Executable => request.add_executables("catalog-binaries-v1", sealwatch_catalog::lang::is_package_binary),
         }
     }
     Ok(request)
