@@ -16,6 +16,7 @@ want clang clang                       # eBPF programs (live runtime events)
 want cc gcc
 want curl curl
 want jq jq
+want bpftool bpftool                   # vmlinux.h for the eBPF programs (live runtime events)
 want hyperfine hyperfine
 [ -f /usr/include/bpf/libbpf.h ] || need_apt+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_apt+=(libelf-dev)

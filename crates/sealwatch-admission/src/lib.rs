@@ -19,14 +19,14 @@ pub mod engine;
 mod error;
 pub mod files;
 pub mod metrics;
-pub mod review;
 pub mod registry;
+pub mod review;
 pub mod server;
 pub mod verify;
 
 pub use engine::{evaluate_offline, Admission, ReviewOutcome};
 pub use error::Error;
-pub use review::{decode_review, Phase, ReviewRequest};
 pub use registry::RegistryVerifier;
+pub use review::{decode_review, Phase, ReviewRequest};
 pub use server::{ServerConfig, Webhook};
 pub use verify::{CacheConfig, ImageVerifier, UnavailableVerifier};

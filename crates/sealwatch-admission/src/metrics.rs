@@ -28,6 +28,7 @@ pub struct Metrics {
     rejected_400: AtomicU64,
     rejected_404: AtomicU64,
     rejected_405: AtomicU64,
+    rejected_408: AtomicU64,
     rejected_413: AtomicU64,
     rejected_415: AtomicU64,
     bucket_counts: [AtomicU64; BUCKETS.len()],
@@ -85,6 +86,7 @@ impl Metrics {
             400 => add(&self.rejected_400),
             404 => add(&self.rejected_404),
             405 => add(&self.rejected_405),
+            408 => add(&self.rejected_408),
             413 => add(&self.rejected_413),
             415 => add(&self.rejected_415),
             _ => {}
@@ -151,6 +153,7 @@ impl Metrics {
             (400, &self.rejected_400),
             (404, &self.rejected_404),
             (405, &self.rejected_405),
+            (408, &self.rejected_408),
             (413, &self.rejected_413),
             (415, &self.rejected_415),
         ] {

@@ -36,6 +36,22 @@ impl RegistryVerifier {
 /// Why a verification could not be made (an error, not a verdict).
 struct CannotVerify(String);
 
+/// An error with its causes, `outer: inner: innermost` (the registry's answer is usually in
+/// a cause, and the message is all a denied user sees).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 fn static_key(source: &KeySource) -> Result<PublicKey, CannotVerify> {
     match source {
         KeySource::Pem(pem) => PublicKey::from_pem(pem)
@@ -99,8 +115,8 @@ fn verify_set<T>(
                     return Ok(AttestorSetResult::Passed { signers });
                 }
             }
-            Err(error) if error.is_not_verified() => reasons.push(error.to_string()),
-            Err(error) => return Err(CannotVerify(error.to_string())),
+            Err(error) if error.is_not_verified() => reasons.push(with_causes(&error)),
+            Err(error) => return Err(CannotVerify(with_causes(&error))),
         }
     }
     Ok(AttestorSetResult::Failed {
@@ -122,8 +138,8 @@ impl RegistryVerifier {
         let reference: Reference = text
             .parse()
             .map_err(|e| CannotVerify(format!("cannot use image reference {text}: {e}")))?;
-        let digest = resolve_digest(&self.client, &reference)
-            .map_err(|e| CannotVerify(e.to_string()))?;
+        let digest =
+            resolve_digest(&self.client, &reference).map_err(|e| CannotVerify(with_causes(&e)))?;
         let options = |key| VerifyOptions {
             keys: vec![key],
             check_reference: true,

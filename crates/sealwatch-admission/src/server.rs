@@ -189,7 +189,10 @@ impl Webhook {
                             let state = Arc::clone(&state);
                             async move { Ok::<_, Infallible>(handle(request, &state).await) }
                         });
+                        // A client that trickles its headers must not hold a connection forever.
                         let connection = hyper::server::conn::http1::Builder::new()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(Duration::from_secs(10))
                             .serve_connection(TokioIo::new(tls), service);
                         let _ = watcher.watch(connection).await;
                     });
@@ -405,7 +408,16 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
         );
     }
     let budget = budget_for(request.uri().query(), state.config.default_timeout);
-    let body = match Limited::new(request.into_body(), limit).collect().await {
+    let collected =
+        tokio::time::timeout(budget, Limited::new(request.into_body(), limit).collect()).await;
+    let Ok(collected) = collected else {
+        return rejected(
+            state,
+            StatusCode::REQUEST_TIMEOUT,
+            "request body not received in time".into(),
+        );
+    };
+    let body = match collected {
         Ok(body) => body.to_bytes(),
         Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
             return rejected(

@@ -787,3 +787,122 @@ async fn shutdown_finishes_in_flight_requests() {
         .await
         .is_err());
 }
+
+/// The production verifier (`sealwatch-sign`) against a real local registry (Debian's
+/// `docker-registry`) holding the alpine fixture image under three names: signed with the
+/// policy's key, signed with another key, and unsigned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_verifier_admits_signed_and_denies_the_rest() {
+    use sealwatch_admission::RegistryVerifier;
+    use sealwatch_oci::registry::{RegistryClient, RegistryOptions};
+    use sealwatch_oci::Reference;
+    use sealwatch_trust::{KeyType, PrivateKey};
+
+    let Some(base) = real_review() else { return };
+    let Some(layout) = sealwatch_test::require_shared("fixtures/images/alpine-3.20") else {
+        return;
+    };
+    let Some(registry) = sealwatch_test::registry::TestRegistry::start_plain() else {
+        return;
+    };
+    let host = registry.host();
+    let setup = {
+        let host = host.clone();
+        tokio::task::spawn_blocking(move || {
+            let client = RegistryClient::new(RegistryOptions::default())
+                .unwrap_or_else(|e| panic!("client: {e}"));
+            let mut rng = rand_core::OsRng;
+            let policy_key = PrivateKey::generate(KeyType::EcdsaP256, &mut rng)
+                .unwrap_or_else(|e| panic!("key: {e}"));
+            let other_key = PrivateKey::generate(KeyType::EcdsaP256, &mut rng)
+                .unwrap_or_else(|e| panic!("key: {e}"));
+            let mut digest = None;
+            for (repo, key) in [
+                ("signed", Some(&policy_key)),
+                ("other-key", Some(&other_key)),
+                ("unsigned", None),
+            ] {
+                let reference: Reference = format!("{host}/your-org/{repo}:v1")
+                    .parse()
+                    .unwrap_or_else(|e| panic!("reference: {e}"));
+                let pushed = sealwatch_test::push::push_oci_layout(&client, &layout, &reference)
+                    .unwrap_or_else(|e| panic!("push: {e}"));
+                digest = Some(pushed.to_string());
+                if let Some(key) = key {
+                    sealwatch_sign::sign_image(&client, &reference, key, &Default::default())
+                        .unwrap_or_else(|e| panic!("sign: {e}"));
+                }
+            }
+            let public = policy_key
+                .public_key()
+                .to_pem()
+                .unwrap_or_else(|e| panic!("pem: {e}"));
+            (client, public, digest.unwrap_or_default())
+        })
+    };
+    let (client, public_pem, digest) = setup.await.unwrap_or_else(|e| panic!("{e}"));
+    let indented: String = public_pem
+        .lines()
+        .map(|line| format!("                      {line}\n"))
+        .collect();
+    let policy = format!(
+        "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: verify-local
+spec:
+  validationFailureAction: Enforce
+  webhookTimeoutSeconds: 30
+  rules:
+    - name: verify-cosign-signature
+      match:
+        any:
+          - resources:
+              kinds:
+                - Pod
+      verifyImages:
+        - imageReferences:
+            - \"{host}/your-org/*\"
+          attestors:
+            - entries:
+                - keys:
+                    publicKeys: |-
+{indented}"
+    );
+    let set = policies_from("local.yaml", &policy);
+    let server = Server::start(set, Arc::new(RegistryVerifier::new(client))).await;
+
+    let signed = format!("{host}/your-org/signed:v1");
+    let (response, object) = server
+        .review("/mutate", &pod_review(&base, &signed, "signed"))
+        .await;
+    assert_eq!(response["response"]["allowed"], true, "{response}");
+    assert_eq!(
+        object["spec"]["containers"][0]["image"],
+        json!(format!("{signed}@{digest}"))
+    );
+    for (repo, reason) in [
+        ("other-key", "verified"),
+        ("unsigned", "no signatures found"),
+    ] {
+        let image = format!("{host}/your-org/{repo}:v1");
+        let (response, _) = server
+            .review("/validate", &pod_review(&base, &image, repo))
+            .await;
+        let inner = &response["response"];
+        assert_eq!(inner["allowed"], false, "{repo}: {response}");
+        let message = inner["status"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&image) && message.contains(reason),
+            "{repo}: {message}"
+        );
+    }
+    // An image the registry does not have is an error: denied under failurePolicy Fail.
+    let missing = format!("{host}/your-org/missing:v1");
+    let (response, _) = server
+        .review("/mutate", &pod_review(&base, &missing, "missing"))
+        .await;
+    assert_eq!(response["response"]["allowed"], false, "{response}");
+    server.stop().await;
+    drop(registry);
+}

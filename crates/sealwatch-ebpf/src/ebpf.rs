@@ -99,6 +99,14 @@ mod imp {
                     reason: "map events missing from the object".into(),
                 })?;
             let ring = RingBuf::try_from(map).map_err(|e| bpf_err("map", "events", e))?;
+            drop(btf);
+            // Parsing the kernel's BTF (several MB) leaves tens of MB of freed heap; hand it
+            // back so the agent's steady RSS reflects what it uses.
+            // SAFETY: malloc_trim only releases free memory at the top of glibc's heaps.
+            #[cfg(target_env = "gnu")]
+            unsafe {
+                libc::malloc_trim(0);
+            }
             Ok(EbpfSource {
                 ebpf,
                 ring,

@@ -937,9 +937,29 @@ pub struct FdInfo {
     pub ino: i64,
     pub is_upper_layer: bool,
     pub is_lower_layer: bool,
+    /// `fd.sip.name`: the DNS name the server address was resolved from, when the source knows it
+    /// (Falco learns it from its DNS cache; a replay file records it).
+    pub server_name: Option<String>,
+    /// `fd.cip.name`: the DNS name of the client address, when known.
+    pub client_name: Option<String>,
 }
 
 impl FdInfo {
+    /// `fd.lip.name` / `fd.rip.name`: the local and remote names, by the socket's role.
+    fn endpoint_names(&self) -> Option<(Option<&str>, Option<&str>)> {
+        let t = self.tuple?;
+        let (server, client) = (self.server_name.as_deref(), self.client_name.as_deref());
+        Some(if t.is_server { (server, client) } else { (client, server) })
+    }
+
+    pub fn local_name(&self) -> Option<&str> {
+        self.endpoint_names()?.0
+    }
+
+    pub fn remote_name(&self) -> Option<&str> {
+        self.endpoint_names()?.1
+    }
+
     /// `fd.directory`: the directory of a file, or the name of a directory.
     pub fn directory(&self) -> Option<&str> {
         match self.fd_type {

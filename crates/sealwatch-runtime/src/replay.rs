@@ -180,6 +180,9 @@ struct FdJson {
     ino: Option<i64>,
     upper_layer: Option<bool>,
     lower_layer: Option<bool>,
+    /// `fd.sip.name` / `fd.cip.name`: DNS names of the server and client addresses, when recorded.
+    sip_name: Option<String>,
+    cip_name: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -864,6 +867,8 @@ fn fd_info(f: FdJson) -> Result<FdInfo, String> {
         ino: f.ino.unwrap_or(0),
         is_upper_layer: f.upper_layer.unwrap_or(false),
         is_lower_layer: f.lower_layer.unwrap_or(false),
+        server_name: f.sip_name,
+        client_name: f.cip_name,
     })
 }
 

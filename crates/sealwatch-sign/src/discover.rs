@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use sealwatch_oci::{Descriptor, Digest, Manifest, Reference};
+use sealwatch_oci::{Descriptor, Digest, Reference};
+use serde::Deserialize;
 
 use crate::store::digest_tag_reference;
-use crate::{Rejection, RegistryClient, SignError, MAX_SIGNATURE_LAYERS};
+use crate::{RegistryClient, Rejection, SignError, MAX_SIGNATURE_LAYERS};
 
 /// One layer found in a signature, attestation or referrer manifest. Nothing of it is trusted.
 #[derive(Debug, Clone)]
@@ -54,9 +55,12 @@ pub(crate) fn discover(
             let schema_tag = digest_tag_reference(reference, digest, "")?;
             discovery.looked.push(schema_tag.to_string());
             match fetch_optional(client, &schema_tag)? {
-                Some(bytes) => match Manifest::parse(&bytes, None, &schema_tag.to_string()) {
-                    Ok(Manifest::Index(index)) => index.manifests,
-                    Ok(Manifest::Image(_)) => {
+                Some(bytes) => match serde_json::from_slice::<Document>(&bytes) {
+                    Ok(Document {
+                        manifests: Some(manifests),
+                        ..
+                    }) => manifests,
+                    Ok(_) => {
                         discovery.rejections.push(Rejection {
                             location: schema_tag.to_string(),
                             reason: "referrers tag holds an image manifest, not an index".into(),
@@ -145,12 +149,17 @@ fn fetch_optional(
 }
 
 fn add_layers(discovery: &mut Discovery, bytes: &[u8], location: &str) -> Result<(), SignError> {
-    let manifest = match Manifest::parse(bytes, None, location) {
-        Ok(Manifest::Image(manifest)) => manifest,
-        Ok(Manifest::Index(_)) => {
+    // Our own minimal reading, not `sealwatch_oci::Manifest`: that one checks layer media types
+    // for image content, and signature layers are not image layers.
+    let layers = match serde_json::from_slice::<Document>(bytes) {
+        Ok(Document {
+            layers: Some(layers),
+            manifests: None,
+        }) => layers,
+        Ok(_) => {
             discovery.rejections.push(Rejection {
                 location: location.to_owned(),
-                reason: "an image index where a signature manifest was expected".into(),
+                reason: "not a signature manifest (an index, or no layers)".into(),
             });
             return Ok(());
         }
@@ -162,14 +171,14 @@ fn add_layers(discovery: &mut Discovery, bytes: &[u8], location: &str) -> Result
             return Ok(());
         }
     };
-    if manifest.layers.len() > MAX_SIGNATURE_LAYERS {
+    if layers.len() > MAX_SIGNATURE_LAYERS {
         return Err(SignError::TooManyLayers {
             location: location.to_owned(),
-            count: manifest.layers.len(),
+            count: layers.len(),
             limit: MAX_SIGNATURE_LAYERS,
         });
     }
-    for (index, layer) in manifest.layers.into_iter().enumerate() {
+    for (index, layer) in layers.into_iter().enumerate() {
         discovery.layers.push(FoundLayer {
             location: format!("{location} layer {index}"),
             media_type: layer.media_type,
@@ -179,4 +188,13 @@ fn add_layers(discovery: &mut Discovery, bytes: &[u8], location: &str) -> Result
         });
     }
     Ok(())
+}
+
+/// The parts of a manifest or index that discovery reads.
+#[derive(Deserialize)]
+struct Document {
+    #[serde(default)]
+    layers: Option<Vec<Descriptor>>,
+    #[serde(default)]
+    manifests: Option<Vec<Descriptor>>,
 }

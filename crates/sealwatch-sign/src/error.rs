@@ -17,7 +17,7 @@ pub enum SignError {
         image: String,
         /// The registry's answer.
         #[source]
-        source: sealwatch_oci::Error,
+        source: Box<sealwatch_oci::Error>,
     },
 
     /// A registry request failed (network, auth, protocol, a blob that fails its digest check).
@@ -27,7 +27,7 @@ pub enum SignError {
         what: String,
         /// The registry client's error.
         #[source]
-        source: sealwatch_oci::Error,
+        source: Box<sealwatch_oci::Error>,
     },
 
     /// Signing, or reading what we are about to sign, failed in the crypto layer.
@@ -37,7 +37,7 @@ pub enum SignError {
         what: String,
         /// The trust crate's error.
         #[source]
-        source: sealwatch_trust::Error,
+        source: Box<sealwatch_trust::Error>,
     },
 
     /// A signature or attestation manifest with more layers than we are willing to look at.
@@ -107,7 +107,14 @@ impl SignError {
     pub(crate) fn registry(what: impl Into<String>, source: sealwatch_oci::Error) -> Self {
         SignError::Registry {
             what: what.into(),
-            source,
+            source: Box::new(source),
+        }
+    }
+
+    pub(crate) fn trust(what: impl Into<String>, source: sealwatch_trust::Error) -> Self {
+        SignError::Trust {
+            what: what.into(),
+            source: Box::new(source),
         }
     }
 }

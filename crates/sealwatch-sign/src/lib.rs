@@ -35,6 +35,11 @@
 //!   bundles (cosign v3) are reported as not supported yet; bundle writing and keyless signing are
 //!   later work.
 //!
+//! Why not the `sigstore` crate's `cosign` module: it brings its own registry client (oci-client)
+//! and 267–335 crates, while sealwatch already has a digest-verifying registry client
+//! (`sealwatch-oci`) and the cosign payload / DSSE / key code (`sealwatch-trust`); what is left
+//! here is the layout glue, which is small.
+//!
 //! Everything read from the registry is hostile: manifests and blobs are digest- and
 //! size-verified by the registry client, layer counts and blob sizes are bounded before anything
 //! is downloaded, and payloads are verified over the exact bytes received.

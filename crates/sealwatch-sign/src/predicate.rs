@@ -7,8 +7,8 @@
 //!  "metadata": {"scanStartedOn": "<RFC 3339>", "scanFinishedOn": "<RFC 3339>"}}
 //! ```
 
-use serde_json::{json, Value};
 use sealwatch_trust::dsse::predicate_type;
+use serde_json::{json, Value};
 
 /// The predicate type URI for a `--type` argument: one of cosign's short names (`vuln`,
 /// `cyclonedx`, `spdxjson`, `slsaprovenance`, …) or a URI given as is. `None` for anything else.
@@ -75,7 +75,10 @@ mod tests {
         let check = |input: &str, expect: Option<&str>| {
             assert_eq!(predicate_type_for(input).as_deref(), expect, "{input}");
         };
-        check("vuln", Some("https://cosign.sigstore.dev/attestation/vuln/v1"));
+        check(
+            "vuln",
+            Some("https://cosign.sigstore.dev/attestation/vuln/v1"),
+        );
         check("cyclonedx", Some("https://cyclonedx.org/bom"));
         check("spdxjson", Some("https://spdx.dev/Document"));
         check("slsaprovenance", Some("https://slsa.dev/provenance/v0.2"));

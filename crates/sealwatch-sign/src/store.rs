@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use serde_json::{json, Value};
 use sealwatch_oci::manifest::media_type;
 use sealwatch_oci::registry::BlobContent;
 use sealwatch_oci::{Digest, Reference};
@@ -16,6 +15,7 @@ use sealwatch_trust::cosign::{
 };
 use sealwatch_trust::dsse::{Envelope, Statement, Subject, IN_TOTO_PAYLOAD_TYPE};
 use sealwatch_trust::{PrivateKey, SimpleSigningPayload};
+use serde_json::{json, Value};
 
 use crate::{AttestOptions, RegistryClient, SignError, SignOptions, Signed, MAX_SIGNATURE_LAYERS};
 
@@ -29,7 +29,7 @@ pub fn resolve_digest(client: &RegistryClient, reference: &Reference) -> Result<
             | sealwatch_oci::Error::NameUnknown { .. }),
         ) => Err(SignError::ImageNotFound {
             image: reference.to_string(),
-            source,
+            source: Box::new(source),
         }),
         Err(source) => Err(SignError::registry(
             format!("resolving {reference} to a digest"),
@@ -53,14 +53,10 @@ pub fn sign_image(
         payload = payload.with_annotation(name.clone(), value.clone());
     }
     let bytes = payload.to_json();
-    let signature = key.sign(&bytes).map_err(|source| SignError::Trust {
-        what: format!("signing the payload for {reference}"),
-        source,
+    let signature = key.sign(&bytes).map_err(|source| {
+        SignError::trust(format!("signing the payload for {reference}"), source)
     })?;
-    let annotations = BTreeMap::from([(
-        SIGNATURE_ANNOTATION.to_owned(),
-        BASE64.encode(signature),
-    )]);
+    let annotations = BTreeMap::from([(SIGNATURE_ANNOTATION.to_owned(), BASE64.encode(signature))]);
     append_layer(
         client,
         reference,
@@ -92,12 +88,10 @@ pub fn attest_image(
         options.predicate_type.clone(),
         options.predicate.clone(),
     );
-    let envelope = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement.to_json(), key).map_err(
-        |source| SignError::Trust {
-            what: format!("signing the attestation for {reference}"),
-            source,
-        },
-    )?;
+    let envelope =
+        Envelope::sign(IN_TOTO_PAYLOAD_TYPE, statement.to_json(), key).map_err(|source| {
+            SignError::trust(format!("signing the attestation for {reference}"), source)
+        })?;
     let annotations = BTreeMap::from([
         (
             PREDICATE_TYPE_ANNOTATION.to_owned(),
@@ -125,10 +119,8 @@ pub(crate) fn docker_reference(reference: &Reference) -> String {
 
 /// The same digest in the trust crate's type.
 pub(crate) fn trust_digest(digest: &Digest) -> Result<sealwatch_trust::Digest, SignError> {
-    sealwatch_trust::Digest::parse(&digest.to_string()).map_err(|source| SignError::Trust {
-        what: format!("image digest {digest}"),
-        source,
-    })
+    sealwatch_trust::Digest::parse(&digest.to_string())
+        .map_err(|source| SignError::trust(format!("image digest {digest}"), source))
 }
 
 /// The `sha256-<hex>.<suffix>` tag of `digest` in `reference`'s repository.
@@ -217,12 +209,11 @@ fn append_layer(
         },
         "layers": layers,
     });
-    let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| {
-        SignError::MalformedSignatureManifest {
+    let manifest_bytes =
+        serde_json::to_vec(&manifest).map_err(|e| SignError::MalformedSignatureManifest {
             location: location.to_string(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     let manifest_digest = client
         .push_manifest(&location, &manifest_bytes, media_type::OCI_MANIFEST)
         .map_err(|source| SignError::registry(format!("pushing {location}"), source))?;
@@ -289,4 +280,85 @@ fn config_for(layers: &[Value]) -> Vec<u8> {
         "config": {},
     });
     serde_json::to_vec(&config).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn location() -> Reference {
+        "127.0.0.1:5000/app:sha256-00.sig"
+            .parse()
+            .expect("reference")
+    }
+
+    #[test]
+    fn existing_layers_are_kept_or_refused() {
+        let layer = json!({"mediaType": SIMPLE_SIGNING_MEDIA_TYPE, "digest": "sha256:aa", "size": 1,
+                           "annotations": {"dev.sigstore.cosign/bundle": "{}"}});
+        let check = |doc: Value, expect: Result<usize, &str>| {
+            let bytes = serde_json::to_vec(&doc).expect("json");
+            match (existing_layers(&bytes, &location()), expect) {
+                (Ok(layers), Ok(count)) => {
+                    assert_eq!(layers.len(), count, "{doc}");
+                    // Unknown annotations survive untouched.
+                    if count > 0 {
+                        assert_eq!(layers[0], layer);
+                    }
+                }
+                (Err(err), Err(needle)) => {
+                    assert!(
+                        err.to_string().contains(needle),
+                        "{err} should say {needle}"
+                    )
+                }
+                (got, want) => panic!("{doc}: got {got:?}, want {want:?}"),
+            }
+        };
+        check(json!({"config": {}, "layers": [layer]}), Ok(1));
+        check(json!({"config": {}, "layers": null}), Ok(0));
+        check(json!({"config": {}}), Ok(0));
+        check(json!({"manifests": []}), Err("an index"));
+        check(json!({"config": {}, "layers": {}}), Err("not an array"));
+        check(
+            json!({"config": {}, "layers": [{"size": 1}]}),
+            Err("layer 0 has no digest"),
+        );
+        let many = vec![layer.clone(); MAX_SIGNATURE_LAYERS + 1];
+        check(
+            json!({"config": {}, "layers": many}),
+            Err("over the limit of 1000"),
+        );
+        assert!(matches!(
+            existing_layers(b"not json", &location()),
+            Err(SignError::MalformedSignatureManifest { .. })
+        ));
+    }
+
+    #[test]
+    fn config_lists_each_layer() {
+        let layers = vec![
+            json!({"digest": "sha256:aa"}),
+            json!({"digest": "sha256:bb"}),
+        ];
+        let config: Value = serde_json::from_slice(&config_for(&layers)).expect("json");
+        assert_eq!(
+            config["rootfs"]["diff_ids"],
+            json!(["sha256:aa", "sha256:bb"])
+        );
+        assert_eq!(config["history"].as_array().map(Vec::len), Some(2));
+        assert_eq!(config["os"], "");
+    }
+
+    #[test]
+    fn docker_reference_matches_go_containerregistry_names() {
+        let check = |input: &str, expect: &str| {
+            let reference: Reference = input.parse().expect("reference");
+            assert_eq!(docker_reference(&reference), expect, "{input}");
+        };
+        check("alpine:3.20", "index.docker.io/library/alpine");
+        check("docker.io/user/app", "index.docker.io/user/app");
+        check("127.0.0.1:5000/team/app:v1", "127.0.0.1:5000/team/app");
+        check("ghcr.io/org/app:latest", "ghcr.io/org/app");
+    }
 }

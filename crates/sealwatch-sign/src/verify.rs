@@ -15,8 +15,8 @@ use sealwatch_trust::PublicKey;
 use crate::discover::{discover, FoundLayer};
 use crate::store::{docker_reference, resolve_digest, trust_digest};
 use crate::{
-    Rejection, RegistryClient, SignError, VerifiedAttestation, VerifiedAttestations,
-    VerifiedImage, VerifiedSignature, VerifyOptions, MAX_ENVELOPE_SIZE, MAX_PAYLOAD_SIZE,
+    RegistryClient, Rejection, SignError, VerifiedAttestation, VerifiedAttestations, VerifiedImage,
+    VerifiedSignature, VerifyOptions, MAX_ENVELOPE_SIZE, MAX_PAYLOAD_SIZE,
 };
 
 /// Verify the image signatures of `reference` with `options.keys`. Succeeds when at least one
@@ -29,9 +29,7 @@ pub fn verify_image(
 ) -> Result<VerifiedImage, SignError> {
     let digest = resolve_digest(client, reference)?;
     let image_digest = trust_digest(&digest)?;
-    let expected_repository = options
-        .check_reference
-        .then(|| docker_reference(reference));
+    let expected_repository = options.check_reference.then(|| docker_reference(reference));
     let discovery = discover(client, reference, &digest, SIGNATURE_TAG_SUFFIX)?;
     let key_ids = key_ids(&options.keys);
 
@@ -117,16 +115,14 @@ pub fn verify_attestations(
             }
         };
         match outcome {
-            Ok((key_index, envelope_bytes, statement)) => {
-                attestations.push(VerifiedAttestation {
-                    key_index,
-                    key_id: key_ids.get(key_index).cloned().unwrap_or_default(),
-                    location: layer.location.clone(),
-                    envelope_bytes,
-                    predicate: statement.predicate.clone(),
-                    statement,
-                })
-            }
+            Ok((key_index, envelope_bytes, statement)) => attestations.push(VerifiedAttestation {
+                key_index,
+                key_id: key_ids.get(key_index).cloned().unwrap_or_default(),
+                location: layer.location.clone(),
+                envelope_bytes,
+                predicate: statement.predicate.clone(),
+                statement,
+            }),
             Err(reason) => rejections.push(Rejection {
                 location: layer.location.clone(),
                 reason,

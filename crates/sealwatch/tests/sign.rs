@@ -125,7 +125,11 @@ impl Env {
     fn push_raw_manifest(&self, reference: &Reference, manifest: &Value) {
         let bytes = serde_json::to_vec(manifest).expect("json");
         self.client
-            .push_manifest(reference, &bytes, "application/vnd.oci.image.manifest.v1+json")
+            .push_manifest(
+                reference,
+                &bytes,
+                "application/vnd.oci.image.manifest.v1+json",
+            )
             .expect("push manifest");
     }
 }
@@ -170,7 +174,14 @@ fn printed_payloads(out: &Output) -> Vec<Value> {
 fn sign_then_verify_writes_cosign_layout() {
     let Some(env) = setup("layout") else { return };
     let (key, public) = env.keypair("k1");
-    let out = env.run(&["sign", "--key", path_str(&key), "-a", "env=prod", &env.image]);
+    let out = env.run(&[
+        "sign",
+        "--key",
+        path_str(&key),
+        "-a",
+        "env=prod",
+        &env.image,
+    ]);
     assert_success(&out, "sign");
     assert!(
         stderr(&out).contains("uses a tag, not a digest"),
@@ -218,7 +229,11 @@ fn sign_then_verify_writes_cosign_layout() {
     let raw = base64::engine::general_purpose::STANDARD
         .decode(signature)
         .expect("base64");
-    assert!(raw.len() > 60, "an ECDSA DER signature: {} bytes", raw.len());
+    assert!(
+        raw.len() > 60,
+        "an ECDSA DER signature: {} bytes",
+        raw.len()
+    );
     // The layer blob is the payload verify printed, byte for byte.
     let blob = env.blob(layer);
     assert_eq!(
@@ -254,7 +269,14 @@ fn two_keys_append_layers_and_each_verifies() {
         assert_success(&out, "verify");
         assert_eq!(printed_payloads(&out).len(), 1, "one signature per key");
     }
-    let out = env.run(&["verify", "--key", path_str(&p1), "--key", path_str(&p2), &env.image]);
+    let out = env.run(&[
+        "verify",
+        "--key",
+        path_str(&p1),
+        "--key",
+        path_str(&p2),
+        &env.image,
+    ]);
     assert_success(&out, "verify with both keys");
     assert_eq!(printed_payloads(&out).len(), 2);
 
@@ -318,7 +340,10 @@ fn attest_then_verify_attestation() {
         statement["predicateType"],
         "https://cosign.sigstore.dev/attestation/vuln/v1"
     );
-    assert_eq!(statement["subject"][0]["digest"]["sha256"], env.digest.hex());
+    assert_eq!(
+        statement["subject"][0]["digest"]["sha256"],
+        env.digest.hex()
+    );
     assert_eq!(statement["predicate"]["scanner"]["result"], scan);
     assert_eq!(
         statement["predicate"]["metadata"]["scanFinishedOn"],
@@ -337,6 +362,68 @@ fn attest_then_verify_attestation() {
 
     // Signatures and attestations are separate: there is no signature yet.
     assert_exit(&env.verify(&public), 1, "no signatures found");
+}
+
+#[test]
+fn attest_real_scan_output() {
+    let Some(secdb) = sealwatch_test::require_shared("fixtures/advisories/alpine-secdb") else {
+        return;
+    };
+    let Some(env) = setup("attestscan") else {
+        return;
+    };
+    let (key, public) = env.keypair("k1");
+    let db = env.dir.path().join("db.redb");
+    let db_arg = path_str(&db);
+    assert_success(
+        &env.run(&["db", "import", "--db", db_arg, path_str(&secdb)]),
+        "db import",
+    );
+    let out = env.run(&[
+        "scan",
+        "--offline",
+        "--db",
+        db_arg,
+        "--format",
+        "json",
+        &env.image,
+    ]);
+    assert_success(&out, "scan");
+    let scan: Value = serde_json::from_slice(&out.stdout).expect("scan JSON");
+    let predicate = env.dir.path().join("scan.json");
+    std::fs::write(&predicate, &out.stdout).expect("write");
+    let out = env.run(&[
+        "attest",
+        "--key",
+        path_str(&key),
+        "--predicate",
+        path_str(&predicate),
+        "--type",
+        "vuln",
+        &env.image,
+    ]);
+    assert_success(&out, "attest");
+    let out = env.run(&[
+        "verify-attestation",
+        "--key",
+        path_str(&public),
+        "--type",
+        "vuln",
+        &env.image,
+    ]);
+    assert_success(&out, "verify-attestation");
+    let envelope = &printed_payloads(&out)[0];
+    let statement: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().expect("payload"))
+            .expect("base64"),
+    )
+    .expect("statement");
+    assert_eq!(statement["predicate"]["scanner"]["result"], scan);
+    assert_eq!(
+        statement["predicate"]["metadata"]["scanStartedOn"],
+        scan["scanner"]["scanned_at"]
+    );
 }
 
 #[test]
@@ -426,7 +513,11 @@ fn tampered_signature_manifests_fail_with_precise_reasons() {
     let mut layer = original.clone();
     layer["annotations"] = serde_json::json!({});
     let out = verify_with_layer(&env, &public, layer);
-    assert_exit(&out, 1, "has no `dev.cosignproject.cosign/signature` annotation");
+    assert_exit(
+        &out,
+        1,
+        "has no `dev.cosignproject.cosign/signature` annotation",
+    );
 
     // The original layer back: verifies again (the test above failed for the stated reasons only).
     assert_success(&verify_with_layer(&env, &public, original), "restored");
@@ -437,7 +528,9 @@ fn every_conformance_key_signs_and_verifies() {
     let Some(keys) = sealwatch_test::require_shared("conformance/cosign-keys") else {
         return;
     };
-    let Some(env) = setup("conformance") else { return };
+    let Some(env) = setup("conformance") else {
+        return;
+    };
     let cases = [
         ("cosign_generated_encrypted_empty_private.key", ""),
         ("ecdsa_encrypted_private.key", "123"),
@@ -465,9 +558,7 @@ fn every_conformance_key_signs_and_verifies() {
     }
     // Five keys, five signatures in one manifest.
     assert_eq!(
-        env.raw_manifest("sig")["layers"]
-            .as_array()
-            .map(Vec::len),
+        env.raw_manifest("sig")["layers"].as_array().map(Vec::len),
         Some(cases.len())
     );
 }
@@ -487,9 +578,16 @@ fn bad_input_is_a_tool_error() {
     assert_exit(&out, 2, "COSIGN_PASSWORD");
 
     let garbage_pub = env.dir.path().join("garbage.pub");
-    std::fs::write(&garbage_pub, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
-        .expect("write");
-    assert_exit(&env.verify(&garbage_pub), 2, "error: reading the public key");
+    std::fs::write(
+        &garbage_pub,
+        "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+    )
+    .expect("write");
+    assert_exit(
+        &env.verify(&garbage_pub),
+        2,
+        "error: reading the public key",
+    );
 
     let unknown = env.image.replace(":v1", ":does-not-exist");
     let out = env.run(&["verify", "--key", path_str(&public), &unknown]);

@@ -815,6 +815,10 @@ impl RegistryClient {
     }
 
     /// Send a request built by `build` (called again for each attempt), handling auth and retries.
+    ///
+    /// Besides connection failures, a request that died because the server closed a pooled keep-alive
+    /// connection just as it was reused is retried: the server never saw it (seen with Debian's registry
+    /// on a manifest PUT).
     fn send(
         &self,
         target: &Target<'_>,
@@ -834,7 +838,9 @@ impl RegistryClient {
             let resp = match request.send() {
                 Ok(resp) => resp,
                 Err(e)
-                    if e.is_connect() && !e.is_timeout() && attempt < self.options.max_retries =>
+                    if (e.is_connect() || is_stale_connection(&e))
+                        && !e.is_timeout()
+                        && attempt < self.options.max_retries =>
                 {
                     std::thread::sleep(self.backoff(attempt));
                     attempt += 1;
@@ -1296,6 +1302,22 @@ fn is_loopback_registry(registry: &str) -> bool {
     };
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether `e` is the keep-alive race: the connection was closed before any response arrived.
+fn is_stale_connection(e: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("connection closed before message completed")
+            || text.contains("IncompleteMessage")
+            || text.contains("connection reset")
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 #[cfg(test)]

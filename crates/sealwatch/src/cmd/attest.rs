@@ -46,14 +46,21 @@ pub fn run(args: AttestArgs) -> anyhow::Result<u8> {
         let now = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .context("formatting the time")?;
-        // A sealwatch/Trivy report says when it was made; use that rather than now.
+        // A sealwatch report (`scanner.scanned_at`) or a Trivy one (`CreatedAt`) says when it
+        // was made; use that rather than now.
         let created = predicate
-            .get("CreatedAt")
+            .pointer("/scanner/scanned_at")
+            .or_else(|| predicate.get("CreatedAt"))
             .and_then(|v| v.as_str())
             .map_or_else(|| now.clone(), str::to_owned);
+        let version = predicate
+            .pointer("/scanner/version")
+            .and_then(|v| v.as_str())
+            .unwrap_or(env!("CARGO_PKG_VERSION"))
+            .to_owned();
         let scanner = ScannerInfo {
-            uri: format!("pkg:cargo/sealwatch@{}", env!("CARGO_PKG_VERSION")),
-            version: env!("CARGO_PKG_VERSION").to_owned(),
+            uri: format!("pkg:cargo/sealwatch@{version}"),
+            version,
             ..ScannerInfo::default()
         };
         predicate = sealwatch_sign::vuln_predicate(predicate, &scanner, &created, &created);

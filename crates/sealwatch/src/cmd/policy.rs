@@ -99,7 +99,12 @@ fn apply(args: ApplyArgs) -> anyhow::Result<u8> {
             continue;
         };
         let object = &resource.object;
-        let text = |pointer: &str| object.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+        let text = |pointer: &str| {
+            object
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        };
         let name = match text("/metadata/namespace") {
             "" => format!("{}/{}", text("/kind"), text("/metadata/name")),
             namespace => format!("{}/{namespace}/{}", text("/kind"), text("/metadata/name")),
