@@ -22,13 +22,14 @@ export TRIVY_CACHE_DIR="$WORK/trivy-cache"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$WORK/inspect.md" \
   -n "pigz -dc (floor)" "pigz -dc $BLOB" \
-  -n "sealwatch inspect oci:" "$SEALWATCH inspect -q --format json oci:$IMG" \
+  -n "sealwatch inspect oci: (no cache)" "$SEALWATCH inspect -q --no-cache --format json oci:$IMG" \
+  -n "sealwatch inspect oci: (layer results cached)" "$SEALWATCH inspect -q --cache-dir $WORK/cache --format json oci:$IMG" \
   -n "sealwatch inspect registry (no cache)" "$SEALWATCH inspect -q --no-cache --format json $REGISTRY_ADDR/bench/debian:minbase" \
   -n "trivy package listing" "$TRIVY image -q --input $IMG --scanners '' --list-all-pkgs --format json --cache-backend memory"
 cat "$WORK/inspect.md"
 echo
 echo "peak RSS (MiB):"
 echo "  pigz -dc:                  $(peak_rss_mib pigz -dc "$BLOB")"
-echo "  sealwatch inspect oci:     $(peak_rss_mib "$SEALWATCH" inspect -q --format json "oci:$IMG")"
+echo "  sealwatch inspect oci:     $(peak_rss_mib "$SEALWATCH" inspect -q --no-cache --format json "oci:$IMG")"
 echo "  sealwatch inspect registry: $(peak_rss_mib "$SEALWATCH" inspect -q --no-cache --format json "$REGISTRY_ADDR/bench/debian:minbase")"
 echo "  trivy:                     $(peak_rss_mib "$TRIVY" image -q --input "$IMG" --scanners '' --list-all-pkgs --format json --cache-backend memory)"

@@ -57,6 +57,8 @@ stop_registry() {
 # peak_rss_mib CMD... -> prints the peak resident set size of CMD in MiB (GNU time).
 peak_rss_mib() {
   local out
-  out=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  echo "$((out / 1024))"
+  out=$(mktemp)
+  /usr/bin/time -o "$out" -f '%M' "$@" >/dev/null 2>&1 || true
+  echo "$(( $(tail -1 "$out") / 1024 ))"
+  rm -f "$out"
 }

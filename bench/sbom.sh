@@ -19,6 +19,7 @@ for name in alpine-3.20 distroless-base debian-bookworm-minbase alpine-3.9.4 alp
   echo "## $name"
   hyperfine -N --warmup 1 --runs "$RUNS" --export-markdown "$WORK/$name.md" \
     -n "sealwatch sbom" "$CARGO_TARGET_DIR/release/sealwatch sbom -q --no-cache --format json $sw" \
+    -n "sealwatch sbom (cached)" "$CARGO_TARGET_DIR/release/sealwatch sbom -q --cache-dir $WORK/cache --format json $sw" \
     -n "trivy" "$TRIVY image -q --input $input --scanners '' --list-all-pkgs --format json --cache-backend memory" \
     -n "syft" "$SYFT -q $sy -o json" >/dev/null
   cat "$WORK/$name.md"

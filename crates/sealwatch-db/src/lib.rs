@@ -78,7 +78,10 @@ pub enum DbError {
 type Result<T, E = DbError> = std::result::Result<T, E>;
 
 fn store_err(path: &Path) -> impl Fn(redb::Error) -> DbError + '_ {
-    move |e| DbError::Store { path: path.to_owned(), source: Box::new(e) }
+    move |e| DbError::Store {
+        path: path.to_owned(),
+        source: Box::new(e),
+    }
 }
 
 /// Where one import came from.
@@ -151,16 +154,24 @@ pub struct AdvisoryDb {
 impl AdvisoryDb {
     pub fn open(path: &Path) -> Result<AdvisoryDb> {
         if !path.is_file() {
-            return Err(DbError::Missing { path: path.to_owned() });
+            return Err(DbError::Missing {
+                path: path.to_owned(),
+            });
         }
         let db = Database::open(path).map_err(|e| DbError::NotADatabase {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
-        let this = AdvisoryDb { path: path.to_owned(), db };
+        let this = AdvisoryDb {
+            path: path.to_owned(),
+            db,
+        };
         let found = this.schema_version()?;
         if found > SCHEMA_VERSION {
-            return Err(DbError::NewerSchema { path: path.to_owned(), found });
+            return Err(DbError::NewerSchema {
+                path: path.to_owned(),
+                found,
+            });
         }
         Ok(this)
     }
@@ -181,29 +192,43 @@ impl AdvisoryDb {
     }
 
     fn schema_version(&self) -> Result<u32> {
-        let raw = self.meta("schema_version")?.ok_or_else(|| DbError::NotADatabase {
+        let raw = self
+            .meta("schema_version")?
+            .ok_or_else(|| DbError::NotADatabase {
+                path: self.path.clone(),
+                reason: "no schema version".into(),
+            })?;
+        serde_json::from_slice(&raw).map_err(|e| DbError::NotADatabase {
             path: self.path.clone(),
-            reason: "no schema version".into(),
-        })?;
-        serde_json::from_slice(&raw)
-            .map_err(|e| DbError::NotADatabase { path: self.path.clone(), reason: format!("bad schema version: {e}") })
+            reason: format!("bad schema version: {e}"),
+        })
     }
 
     /// Every advisory that names this package (in any release of its ecosystem).
     pub fn lookup(&self, ecosystem: &str, name: &str) -> Result<Vec<Vulnerability>> {
-        let Some(key) = package_key(ecosystem, name) else { return Ok(Vec::new()) };
+        let Some(key) = package_key(ecosystem, name) else {
+            return Ok(Vec::new());
+        };
         let err = store_err(&self.path);
         let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
         let index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
-        let Some(ids) = index.get(key.as_str()).map_err(|e| err(e.into()))? else { return Ok(Vec::new()) };
-        let ids: Vec<String> = serde_json::from_slice(ids.value())
-            .map_err(|e| DbError::NotADatabase { path: self.path.clone(), reason: format!("bad index entry: {e}") })?;
+        let Some(ids) = index.get(key.as_str()).map_err(|e| err(e.into()))? else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<String> =
+            serde_json::from_slice(ids.value()).map_err(|e| DbError::NotADatabase {
+                path: self.path.clone(),
+                reason: format!("bad index entry: {e}"),
+            })?;
         let vulns = txn.open_table(VULNS).map_err(|e| err(e.into()))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(raw) = vulns.get(id.as_str()).map_err(|e| err(e.into()))? {
-                let vuln = Vulnerability::from_json(raw.value())
-                    .map_err(|source| DbError::Advisory { path: self.path.clone(), source: Box::new(source) })?;
+                let vuln =
+                    Vulnerability::from_json(raw.value()).map_err(|source| DbError::Advisory {
+                        path: self.path.clone(),
+                        source: Box::new(source),
+                    })?;
                 out.push(vuln);
             }
         }
@@ -219,11 +244,28 @@ impl AdvisoryDb {
             })?,
             None => Vec::new(),
         };
-        let updated_at = self.meta("updated_at")?.and_then(|raw| serde_json::from_slice(&raw).ok());
+        let updated_at = self
+            .meta("updated_at")?
+            .and_then(|raw| serde_json::from_slice(&raw).ok());
         let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
-        let records = txn.open_table(VULNS).map_err(|e| err(e.into()))?.len().map_err(|e| err(e.into()))?;
-        let packages = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?.len().map_err(|e| err(e.into()))?;
-        Ok(DbStatus { path: self.path.clone(), schema_version: self.schema_version()?, updated_at, records, packages, sources })
+        let records = txn
+            .open_table(VULNS)
+            .map_err(|e| err(e.into()))?
+            .len()
+            .map_err(|e| err(e.into()))?;
+        let packages = txn
+            .open_table(BY_PACKAGE)
+            .map_err(|e| err(e.into()))?
+            .len()
+            .map_err(|e| err(e.into()))?;
+        Ok(DbStatus {
+            path: self.path.clone(),
+            schema_version: self.schema_version()?,
+            updated_at,
+            records,
+            packages,
+            sources,
+        })
     }
 }
 
@@ -241,13 +283,22 @@ pub struct DbWriter {
 impl DbWriter {
     /// Start from the current database at `target` (if any), or from nothing with `fresh`.
     pub fn begin(target: &Path, fresh: bool) -> Result<DbWriter> {
-        let dir = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|source| DbError::Io { path: dir.to_owned(), source })?;
+        let dir = target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|source| DbError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         let temp = tempfile::Builder::new()
             .prefix(".advisories-")
             .suffix(".redb.tmp")
             .tempfile_in(dir)
-            .map_err(|source| DbError::Io { path: dir.to_owned(), source })?
+            .map_err(|source| DbError::Io {
+                path: dir.to_owned(),
+                source,
+            })?
             .into_temp_path();
         let mut sources = Vec::new();
         if target.is_file() && !fresh {
@@ -255,12 +306,23 @@ impl DbWriter {
             let old = AdvisoryDb::open(target)?;
             sources = old.status()?.sources;
             drop(old);
-            std::fs::copy(target, &temp).map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
+            std::fs::copy(target, &temp).map_err(|source| DbError::Io {
+                path: temp.to_path_buf(),
+                source,
+            })?;
         } else {
-            std::fs::remove_file(&temp).map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
+            std::fs::remove_file(&temp).map_err(|source| DbError::Io {
+                path: temp.to_path_buf(),
+                source,
+            })?;
         }
         let db = Database::create(&temp).map_err(|e| store_err(&temp)(e.into()))?;
-        let writer = DbWriter { target: target.to_owned(), temp, db, sources };
+        let writer = DbWriter {
+            target: target.to_owned(),
+            temp,
+            db,
+            sources,
+        };
         writer.put_meta("schema_version", &SCHEMA_VERSION)?;
         Ok(writer)
     }
@@ -274,7 +336,9 @@ impl DbWriter {
         let txn = self.db.begin_write().map_err(|e| err(e.into()))?;
         {
             let mut table = txn.open_table(META).map_err(|e| err(e.into()))?;
-            table.insert(key, bytes.as_slice()).map_err(|e| err(e.into()))?;
+            table
+                .insert(key, bytes.as_slice())
+                .map_err(|e| err(e.into()))?;
         }
         txn.commit().map_err(|e| err(e.into()))?;
         Ok(())
@@ -291,39 +355,55 @@ impl DbWriter {
             for (vuln, raw) in records {
                 // The same id can arrive from several sources (Alpine's secdb names a CVE once per release
                 // branch): keep every `affected` entry, so one source never hides another's ranges.
-                let existing = vulns.get(vuln.id.as_str()).map_err(|e| err(e.into()))?.map(|v| v.value().to_vec());
-                let merged = existing.and_then(|old| Vulnerability::from_json(&old).ok()).map(|mut old| {
-                    for affected in &vuln.affected {
-                        if !old.affected.contains(affected) {
-                            old.affected.push(affected.clone());
+                let existing = vulns
+                    .get(vuln.id.as_str())
+                    .map_err(|e| err(e.into()))?
+                    .map(|v| v.value().to_vec());
+                let merged = existing
+                    .and_then(|old| Vulnerability::from_json(&old).ok())
+                    .map(|mut old| {
+                        for affected in &vuln.affected {
+                            if !old.affected.contains(affected) {
+                                old.affected.push(affected.clone());
+                            }
                         }
-                    }
-                    old
-                });
+                        old
+                    });
                 match merged {
                     Some(merged) => {
                         let bytes = serde_json::to_vec(&merged).unwrap_or_else(|_| raw.clone());
-                        vulns.insert(vuln.id.as_str(), bytes.as_slice()).map_err(|e| err(e.into()))?;
+                        vulns
+                            .insert(vuln.id.as_str(), bytes.as_slice())
+                            .map_err(|e| err(e.into()))?;
                     }
                     None => {
-                        vulns.insert(vuln.id.as_str(), raw.as_slice()).map_err(|e| err(e.into()))?;
+                        vulns
+                            .insert(vuln.id.as_str(), raw.as_slice())
+                            .map_err(|e| err(e.into()))?;
                     }
                 }
                 for affected in &vuln.affected {
-                    let Some(pkg) = &affected.package else { continue };
+                    let Some(pkg) = &affected.package else {
+                        continue;
+                    };
                     if let Some(key) = package_key(&pkg.ecosystem, &pkg.name) {
                         additions.entry(key).or_default().insert(vuln.id.clone());
                     }
                 }
             }
             for (key, ids) in additions {
-                let mut all: BTreeSet<String> = match index.get(key.as_str()).map_err(|e| err(e.into()))? {
+                let mut all: BTreeSet<String> = match index
+                    .get(key.as_str())
+                    .map_err(|e| err(e.into()))?
+                {
                     Some(existing) => serde_json::from_slice(existing.value()).unwrap_or_default(),
                     None => BTreeSet::new(),
                 };
                 all.extend(ids);
                 let bytes = serde_json::to_vec(&all).unwrap_or_default();
-                index.insert(key.as_str(), bytes.as_slice()).map_err(|e| err(e.into()))?;
+                index
+                    .insert(key.as_str(), bytes.as_slice())
+                    .map_err(|e| err(e.into()))?;
             }
         }
         txn.commit().map_err(|e| err(e.into()))?;
@@ -333,7 +413,10 @@ impl DbWriter {
     /// Import an OSV zip (`all.zip`), a folder of OSV JSON files, or Alpine secdb YAML (a file or a
     /// folder of them). Records that cannot be read are skipped with a diagnostic; the rest import.
     pub fn import(&mut self, path: &Path) -> Result<Vec<ImportDiagnostic>> {
-        let io = |source| DbError::Io { path: path.to_owned(), source };
+        let io = |source| DbError::Io {
+            path: path.to_owned(),
+            source,
+        };
         let meta = std::fs::metadata(path).map_err(io)?;
         let mut diagnostics = Vec::new();
         let mut records = Vec::new();
@@ -343,17 +426,36 @@ impl DbWriter {
             let mut files = Vec::new();
             collect_files(path, &mut files).map_err(io)?;
             files.sort();
-            let secdb: Vec<_> = files.iter().filter(|f| has_ext(f, &["yaml", "yml"])).cloned().collect();
-            let json: Vec<_> = files.iter().filter(|f| has_ext(f, &["json"])).cloned().collect();
+            let secdb: Vec<_> = files
+                .iter()
+                .filter(|f| has_ext(f, &["yaml", "yml"]))
+                .cloned()
+                .collect();
+            let json: Vec<_> = files
+                .iter()
+                .filter(|f| has_ext(f, &["json"]))
+                .cloned()
+                .collect();
             if json.is_empty() && secdb.is_empty() {
-                return Err(DbError::NothingToImport { path: path.to_owned() });
+                return Err(DbError::NothingToImport {
+                    path: path.to_owned(),
+                });
             }
-            kind = if json.is_empty() { "alpine-secdb" } else { "osv-dir" };
+            kind = if json.is_empty() {
+                "alpine-secdb"
+            } else {
+                "osv-dir"
+            };
             for file in json {
                 let bytes = read_bounded(&file)?;
                 hasher.update(file.to_string_lossy().as_bytes());
                 hasher.update(&bytes);
-                push_record(&file.display().to_string(), bytes, &mut records, &mut diagnostics);
+                push_record(
+                    &file.display().to_string(),
+                    bytes,
+                    &mut records,
+                    &mut diagnostics,
+                );
             }
             for file in secdb {
                 let bytes = read_bounded(&file)?;
@@ -368,24 +470,35 @@ impl DbWriter {
         } else {
             kind = "osv-zip";
             let file = std::fs::File::open(path).map_err(io)?;
-            let mut archive =
-                zip::ZipArchive::new(file).map_err(|source| DbError::Zip { path: path.to_owned(), source })?;
+            let mut archive = zip::ZipArchive::new(file).map_err(|source| DbError::Zip {
+                path: path.to_owned(),
+                source,
+            })?;
             for i in 0..archive.len() {
-                let mut member =
-                    archive.by_index(i).map_err(|source| DbError::Zip { path: path.to_owned(), source })?;
+                let mut member = archive.by_index(i).map_err(|source| DbError::Zip {
+                    path: path.to_owned(),
+                    source,
+                })?;
                 let member_name = member.name().map(|n| n.into_owned()).unwrap_or_default();
                 if !member.is_file() || !member_name.ends_with(".json") {
                     continue;
                 }
                 let name = format!("{}!{member_name}", path.display());
                 if member.size() > MAX_RECORD_BYTES {
-                    diagnostics.push(ImportDiagnostic { file: name, id: None, message: "record too large".into() });
+                    diagnostics.push(ImportDiagnostic {
+                        file: name,
+                        id: None,
+                        message: "record too large".into(),
+                    });
                     continue;
                 }
                 let mut bytes = Vec::with_capacity(member.size() as usize);
                 if let Err(e) = (&mut member).take(MAX_RECORD_BYTES).read_to_end(&mut bytes) {
                     // A corrupt member (bad CRC, truncated) fails the whole import: the archive is damaged.
-                    return Err(DbError::Io { path: PathBuf::from(name), source: e });
+                    return Err(DbError::Io {
+                        path: PathBuf::from(name),
+                        source: e,
+                    });
                 }
                 hasher.update(&bytes);
                 push_record(&name, bytes, &mut records, &mut diagnostics);
@@ -393,7 +506,11 @@ impl DbWriter {
         }
         self.store(&records)?;
         let imported_at = now_rfc3339();
-        let location = path.canonicalize().unwrap_or_else(|_| path.to_owned()).display().to_string();
+        let location = path
+            .canonicalize()
+            .unwrap_or_else(|_| path.to_owned())
+            .display()
+            .to_string();
         self.sources.retain(|s| s.location != location);
         self.sources.push(SourceInfo {
             location,
@@ -410,11 +527,22 @@ impl DbWriter {
     pub fn commit(self) -> Result<PathBuf> {
         self.put_meta("sources", &self.sources)?;
         self.put_meta("updated_at", &now_rfc3339())?;
-        let DbWriter { target, temp, db, .. } = self;
+        let DbWriter {
+            target, temp, db, ..
+        } = self;
         drop(db);
-        let file = std::fs::File::open(&temp).map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
-        file.sync_all().map_err(|source| DbError::Io { path: temp.to_path_buf(), source })?;
-        temp.persist(&target).map_err(|e| DbError::Io { path: target.clone(), source: e.error })?;
+        let file = std::fs::File::open(&temp).map_err(|source| DbError::Io {
+            path: temp.to_path_buf(),
+            source,
+        })?;
+        file.sync_all().map_err(|source| DbError::Io {
+            path: temp.to_path_buf(),
+            source,
+        })?;
+        temp.persist(&target).map_err(|e| DbError::Io {
+            path: target.clone(),
+            source: e.error,
+        })?;
         Ok(target)
     }
 }
@@ -426,15 +554,21 @@ fn push_record(
     diagnostics: &mut Vec<ImportDiagnostic>,
 ) {
     match Vulnerability::from_json(&bytes) {
-        Ok(vuln) if vuln.is_withdrawn() => {
-            diagnostics.push(ImportDiagnostic { file: file.into(), id: Some(vuln.id), message: "withdrawn; skipped".into() })
-        }
+        Ok(vuln) if vuln.is_withdrawn() => diagnostics.push(ImportDiagnostic {
+            file: file.into(),
+            id: Some(vuln.id),
+            message: "withdrawn; skipped".into(),
+        }),
         Ok(vuln) => records.push((vuln, bytes)),
         Err(e) => {
             let id = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
                 .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
-            diagnostics.push(ImportDiagnostic { file: file.into(), id, message: format!("malformed OSV record: {e}") });
+            diagnostics.push(ImportDiagnostic {
+                file: file.into(),
+                id,
+                message: format!("malformed OSV record: {e}"),
+            });
         }
     }
 }
@@ -447,8 +581,11 @@ fn import_secdb(
 ) -> Result<()> {
     let text = String::from_utf8_lossy(bytes);
     let origin = path.display().to_string();
-    let (secdb, notes) = sealwatch_advisory::secdb::parse(&origin, &text)
-        .map_err(|source| DbError::Advisory { path: path.to_owned(), source: Box::new(source) })?;
+    let (secdb, notes) =
+        sealwatch_advisory::secdb::parse(&origin, &text).map_err(|source| DbError::Advisory {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
     for note in notes {
         diagnostics.push(ImportDiagnostic {
             file: format!("{}:{}:{}", origin, note.line, note.column),
@@ -464,12 +601,20 @@ fn import_secdb(
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>> {
-    let io = |source| DbError::Io { path: path.to_owned(), source };
+    let io = |source| DbError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    file.take(MAX_RECORD_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    file.take(MAX_RECORD_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
     if bytes.len() as u64 > MAX_RECORD_BYTES {
-        return Err(io(std::io::Error::new(std::io::ErrorKind::InvalidData, "file larger than 16 MiB")));
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "file larger than 16 MiB",
+        )));
     }
     Ok(bytes)
 }
@@ -488,7 +633,9 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn has_ext(path: &Path, exts: &[&str]) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
 fn now_rfc3339() -> String {
@@ -514,9 +661,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let src = dir.path().join("osv");
         std::fs::create_dir_all(&src).expect("mkdir");
-        std::fs::write(src.join("a.json"), osv("PYSEC-1", "PyPI", "Django", "4.2.1")).expect("write");
-        std::fs::write(src.join("b.json"), osv("GHSA-x", "npm", "lodash", "4.17.21")).expect("write");
-        std::fs::write(src.join("bad.json"), r#"{"id":"BROKEN-1","affected":"nope"}"#).expect("write");
+        std::fs::write(
+            src.join("a.json"),
+            osv("PYSEC-1", "PyPI", "Django", "4.2.1"),
+        )
+        .expect("write");
+        std::fs::write(
+            src.join("b.json"),
+            osv("GHSA-x", "npm", "lodash", "4.17.21"),
+        )
+        .expect("write");
+        std::fs::write(
+            src.join("bad.json"),
+            r#"{"id":"BROKEN-1","affected":"nope"}"#,
+        )
+        .expect("write");
         let db_path = dir.path().join("db/advisories.redb");
 
         let mut writer = DbWriter::begin(&db_path, false).expect("begin");
@@ -529,8 +688,14 @@ mod tests {
         let db = AdvisoryDb::open(&db_path).expect("open");
         // PyPI names compare normalised (PEP 503).
         let found = db.lookup("PyPI", "django").expect("lookup");
-        assert_eq!(found.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(), ["PYSEC-1"]);
-        assert!(db.lookup("npm", "Lodash").expect("lookup").is_empty(), "npm names are case-sensitive");
+        assert_eq!(
+            found.iter().map(|v| v.id.as_str()).collect::<Vec<_>>(),
+            ["PYSEC-1"]
+        );
+        assert!(
+            db.lookup("npm", "Lodash").expect("lookup").is_empty(),
+            "npm names are case-sensitive"
+        );
         assert_eq!(db.lookup("npm", "lodash").expect("lookup").len(), 1);
         let status = db.status().expect("status");
         assert_eq!((status.records, status.sources.len()), (2, 1));
@@ -549,22 +714,42 @@ mod tests {
         let mut w = DbWriter::begin(&db_path, false).expect("begin");
         w.import(&dir_src).expect("import");
         w.commit().expect("commit");
-        let before = AdvisoryDb::open(&db_path).expect("open").status().expect("status");
+        let before = AdvisoryDb::open(&db_path)
+            .expect("open")
+            .status()
+            .expect("status");
 
-        std::fs::write(dir_src.join("two.json"), osv("A-2", "Go", "example.com/m", "1.3.0")).expect("write");
+        std::fs::write(
+            dir_src.join("two.json"),
+            osv("A-2", "Go", "example.com/m", "1.3.0"),
+        )
+        .expect("write");
         let mut w = DbWriter::begin(&db_path, false).expect("begin");
         w.import(&dir_src).expect("import");
         drop(w); // killed before commit
-        // (redb rewrites its header when a file is opened, so compare contents, not bytes.)
-        let after = AdvisoryDb::open(&db_path).expect("open").status().expect("status");
-        assert_eq!((after.records, after.updated_at, after.sources), (before.records, before.updated_at, before.sources));
+                 // (redb rewrites its header when a file is opened, so compare contents, not bytes.)
+        let after = AdvisoryDb::open(&db_path)
+            .expect("open")
+            .status()
+            .expect("status");
+        assert_eq!(
+            (after.records, after.updated_at, after.sources),
+            (before.records, before.updated_at, before.sources)
+        );
         let leftovers: Vec<_> = std::fs::read_dir(dir.path())
             .expect("read_dir")
             .filter_map(|e| e.ok())
             .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
             .collect();
         assert!(leftovers.is_empty(), "temporary copy removed");
-        assert_eq!(AdvisoryDb::open(&db_path).expect("open").lookup("Go", "example.com/m").expect("lookup").len(), 1);
+        assert_eq!(
+            AdvisoryDb::open(&db_path)
+                .expect("open")
+                .lookup("Go", "example.com/m")
+                .expect("lookup")
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -572,15 +757,25 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("advisories.redb");
         let w = DbWriter::begin(&db_path, false).expect("begin");
-        w.put_meta("schema_version", &(SCHEMA_VERSION + 1)).expect("meta");
+        w.put_meta("schema_version", &(SCHEMA_VERSION + 1))
+            .expect("meta");
         w.commit().expect("commit");
         let err = AdvisoryDb::open(&db_path).err().expect("refused");
-        assert!(matches!(err, DbError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1), "{err}");
+        assert!(
+            matches!(err, DbError::NewerSchema { found, .. } if found == SCHEMA_VERSION + 1),
+            "{err}"
+        );
 
         let junk = dir.path().join("junk.redb");
         std::fs::write(&junk, b"not a database at all").expect("write");
-        assert!(matches!(AdvisoryDb::open(&junk), Err(DbError::NotADatabase { .. })));
-        assert!(matches!(AdvisoryDb::open(&dir.path().join("none.redb")), Err(DbError::Missing { .. })));
+        assert!(matches!(
+            AdvisoryDb::open(&junk),
+            Err(DbError::NotADatabase { .. })
+        ));
+        assert!(matches!(
+            AdvisoryDb::open(&dir.path().join("none.redb")),
+            Err(DbError::Missing { .. })
+        ));
     }
 
     #[test]
@@ -589,13 +784,16 @@ mod tests {
         let zip_path = dir.path().join("all.zip");
         std::fs::write(&zip_path, b"PK\x03\x04 this is not really a zip").expect("write");
         let mut w = DbWriter::begin(&dir.path().join("db.redb"), false).expect("begin");
-        let err = w.import(&zip_path).err().expect("corrupt zip refused");
+        let err = w.import(&zip_path).expect_err("corrupt zip refused");
         assert!(err.to_string().contains("all.zip"), "{err}");
     }
 
     #[test]
     fn imports_the_real_alpine_secdb() {
-        let Some(secdb) = sealwatch_test::require_shared("fixtures/advisories/alpine-secdb/v3.10") else { return };
+        let Some(secdb) = sealwatch_test::require_shared("fixtures/advisories/alpine-secdb/v3.10")
+        else {
+            return;
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let db_path = dir.path().join("advisories.redb");
         let mut w = DbWriter::begin(&db_path, false).expect("begin");
@@ -606,6 +804,9 @@ mod tests {
         assert!(status.records > 100, "{status:?}");
         assert_eq!(status.sources[0].kind, "alpine-secdb");
         // musl is in main.yaml of every Alpine release of the time.
-        assert!(!db.lookup("Alpine:v3.10", "musl").expect("lookup").is_empty());
+        assert!(!db
+            .lookup("Alpine:v3.10", "musl")
+            .expect("lookup")
+            .is_empty());
     }
 }

@@ -165,7 +165,9 @@ impl Image {
             CacheSetting::Dir(dir) => dir.clone(),
             CacheSetting::Disabled => return None,
         };
-        Some(crate::layer_cache::LayerCache::new(crate::layer_cache::dir_under(&root)))
+        Some(crate::layer_cache::LayerCache::new(
+            crate::layer_cache::dir_under(&root),
+        ))
     }
 
     /// A host folder as an image with no layers.

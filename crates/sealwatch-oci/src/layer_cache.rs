@@ -70,12 +70,19 @@ impl LayerCache {
         let _ = self.try_store(key, scan, uncompressed_size);
     }
 
-    fn try_store(&self, key: &str, scan: &LayerScan, uncompressed_size: u64) -> std::io::Result<()> {
+    fn try_store(
+        &self,
+        key: &str,
+        scan: &LayerScan,
+        uncompressed_size: u64,
+    ) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;
         let mut body = encode(scan, uncompressed_size);
         let sum = Sha256::digest(&body);
         body.extend_from_slice(&sum);
-        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&self.dir)?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&self.dir)?;
         tmp.write_all(&body)?;
         tmp.persist(self.path(key)).map_err(|e| e.error)?;
         Ok(())
@@ -137,8 +144,16 @@ fn decode(bytes: &[u8], layer_index: usize) -> Option<CachedLayer> {
         let uid = r.u64()?;
         let gid = r.u64()?;
         let size = r.u64()?;
-        let link_target = if r.u8()? == 1 { Some(r.string()?) } else { None };
-        let content: Option<Arc<[u8]>> = if r.u8()? == 1 { Some(r.bytes()?.into()) } else { None };
+        let link_target = if r.u8()? == 1 {
+            Some(r.string()?)
+        } else {
+            None
+        };
+        let content: Option<Arc<[u8]>> = if r.u8()? == 1 {
+            Some(r.bytes()?.into())
+        } else {
+            None
+        };
         let oversize = r.u8()? == 1;
         entries.push(FileEntry::from_cache(
             path,
@@ -153,7 +168,10 @@ fn decode(bytes: &[u8], layer_index: usize) -> Option<CachedLayer> {
             oversize,
         ));
     }
-    (r.pos == bytes.len()).then_some(CachedLayer { scan: LayerScan::from_parts(entries, opaque, whiteouts), uncompressed_size })
+    (r.pos == bytes.len()).then_some(CachedLayer {
+        scan: LayerScan::from_parts(entries, opaque, whiteouts),
+        uncompressed_size,
+    })
 }
 
 fn kind_code(kind: EntryKind) -> u8 {
@@ -246,9 +264,42 @@ mod tests {
 
     fn sample() -> LayerScan {
         let entries = vec![
-            FileEntry::from_cache("etc/os-release".into(), EntryKind::File, 0o644, 0, 0, 5, None, 3, Some(b"ID=x\n"[..].into()), false),
-            FileEntry::from_cache("bin/sh".into(), EntryKind::Symlink, 0o777, 0, 0, 0, Some("busybox".into()), 3, None, false),
-            FileEntry::from_cache("big".into(), EntryKind::File, 0o4755, 1, 2, 1 << 40, None, 3, None, true),
+            FileEntry::from_cache(
+                "etc/os-release".into(),
+                EntryKind::File,
+                0o644,
+                0,
+                0,
+                5,
+                None,
+                3,
+                Some(b"ID=x\n"[..].into()),
+                false,
+            ),
+            FileEntry::from_cache(
+                "bin/sh".into(),
+                EntryKind::Symlink,
+                0o777,
+                0,
+                0,
+                0,
+                Some("busybox".into()),
+                3,
+                None,
+                false,
+            ),
+            FileEntry::from_cache(
+                "big".into(),
+                EntryKind::File,
+                0o4755,
+                1,
+                2,
+                1 << 40,
+                None,
+                3,
+                None,
+                true,
+            ),
         ];
         LayerScan::from_parts(entries, vec!["opt".into()], vec!["var/gone".into()])
     }
@@ -263,11 +314,18 @@ mod tests {
         let original = sample();
         assert_eq!(got.scan.entries.len(), original.entries.len());
         for (a, b) in got.scan.entries.iter().zip(&original.entries) {
-            assert_eq!((&a.path, a.kind, a.mode, a.uid, a.gid, a.size), (&b.path, b.kind, b.mode, b.uid, b.gid, b.size));
+            assert_eq!(
+                (&a.path, a.kind, a.mode, a.uid, a.gid, a.size),
+                (&b.path, b.kind, b.mode, b.uid, b.gid, b.size)
+            );
             assert_eq!(a.link_target, b.link_target);
             assert_eq!(a.content(), b.content());
             assert_eq!(a.is_oversize(), b.is_oversize());
-            assert_eq!(a.layer, Some(7), "the layer index is the one of the image being read");
+            assert_eq!(
+                a.layer,
+                Some(7),
+                "the layer index is the one of the image being read"
+            );
         }
         assert_eq!(got.scan.opaque, vec!["opt".to_owned()]);
         assert_eq!(got.scan.whiteouts, vec!["var/gone".to_owned()]);
@@ -296,6 +354,9 @@ mod tests {
         let r2 = FileRequest::new().path("etc/passwd");
         assert_ne!(LayerCache::key(&d1, &r1), LayerCache::key(&d2, &r1));
         assert_ne!(LayerCache::key(&d1, &r1), LayerCache::key(&d1, &r2));
-        assert_eq!(LayerCache::key(&d1, &r1), LayerCache::key(&d1, &FileRequest::new().path("/etc/os-release")));
+        assert_eq!(
+            LayerCache::key(&d1, &r1),
+            LayerCache::key(&d1, &FileRequest::new().path("/etc/os-release"))
+        );
     }
 }

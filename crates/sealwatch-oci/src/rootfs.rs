@@ -171,5 +171,8 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
 /// Whether a host file starts with the ELF magic (read four bytes, not the file).
 fn starts_with_elf_magic(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == b"\x7fELF"
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && &magic == b"\x7fELF"
 }

@@ -37,8 +37,8 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::digest::Hasher;
 use crate::image::{blob_error, stream_error, Backing, Image, LayerInfo, Limits};
-use crate::manifest::Compression;
 use crate::layer_cache::LayerCache;
+use crate::manifest::Compression;
 use crate::{Digest, Error, Result, VerifyingReader};
 
 /// Symlink hops allowed while resolving one path (Linux allows 40).
@@ -119,7 +119,9 @@ impl FileRequest {
 
     /// Whether an executable with these bytes is kept (false when no filter was registered).
     pub fn keeps_executable(&self, mode: u32, bytes: &[u8]) -> bool {
-        mode & 0o111 != 0 && bytes.starts_with(ELF_MAGIC) && self.executable_filter.is_some_and(|(_, f)| f(bytes))
+        mode & 0o111 != 0
+            && bytes.starts_with(ELF_MAGIC)
+            && self.executable_filter.is_some_and(|(_, f)| f(bytes))
     }
 
     pub(crate) fn wants_executables(&self) -> bool {
@@ -225,7 +227,18 @@ impl FileEntry {
         content: Option<Arc<[u8]>>,
         oversize: bool,
     ) -> Self {
-        FileEntry { path, kind, mode, uid, gid, size, link_target, layer: Some(layer), content, oversize }
+        FileEntry {
+            path,
+            kind,
+            mode,
+            uid,
+            gid,
+            size,
+            link_target,
+            layer: Some(layer),
+            content,
+            oversize,
+        }
     }
 
     /// Requested, but larger than the limit on kept files.
@@ -449,8 +462,16 @@ pub(crate) struct LayerScan {
 }
 
 impl LayerScan {
-    pub(crate) fn from_parts(entries: Vec<FileEntry>, opaque: Vec<String>, whiteouts: Vec<String>) -> Self {
-        LayerScan { entries, opaque, whiteouts }
+    pub(crate) fn from_parts(
+        entries: Vec<FileEntry>,
+        opaque: Vec<String>,
+        whiteouts: Vec<String>,
+    ) -> Self {
+        LayerScan {
+            entries,
+            opaque,
+            whiteouts,
+        }
     }
 }
 
@@ -819,7 +840,8 @@ pub(crate) fn walk_tar<R: Read>(
                 let mut magic = [0u8; 4];
                 entry.read_exact(&mut magic).map_err(read_err)?;
                 if &magic == ELF_MAGIC {
-                    let mut buf = Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
+                    let mut buf =
+                        Vec::with_capacity(usize::try_from(size.min(1 << 20)).unwrap_or(0));
                     buf.extend_from_slice(&magic);
                     entry.read_to_end(&mut buf).map_err(read_err)?;
                     if buf.len() as u64 == size && request.keeps_executable(mode, &buf) {
@@ -909,8 +931,11 @@ impl Image {
                 // Layers read before (for the same request) come from the layer cache; the rest are
                 // decompressed, in parallel, and stored for next time.
                 let cache = self.layer_cache();
-                let keys: Vec<String> =
-                    self.layers.iter().map(|l| LayerCache::key(&l.digest, request)).collect();
+                let keys: Vec<String> = self
+                    .layers
+                    .iter()
+                    .map(|l| LayerCache::key(&l.digest, request))
+                    .collect();
                 let mut scans: Vec<Option<LayerScan>> = Vec::with_capacity(self.layers.len());
                 for (i, (layer, key)) in self.layers.iter().zip(&keys).enumerate() {
                     let hit = cache.as_ref().and_then(|c| c.load(key, i));
@@ -926,7 +951,9 @@ impl Image {
                 let missed: Vec<usize> = jobs.iter().map(|(i, _)| *i).collect();
                 let fresh = self.scan_layers(jobs, &Arc::new(AtomicU64::new(0)))?;
                 for (i, scan) in missed.into_iter().zip(fresh) {
-                    if let (Some(cache), Some(layer), Some(key)) = (&cache, self.layers.get(i), keys.get(i)) {
+                    if let (Some(cache), Some(layer), Some(key)) =
+                        (&cache, self.layers.get(i), keys.get(i))
+                    {
                         cache.store(key, &scan, layer.uncompressed_size().unwrap_or(0));
                     }
                     if let Some(slot) = scans.get_mut(i) {

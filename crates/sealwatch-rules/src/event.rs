@@ -949,7 +949,11 @@ impl FdInfo {
     fn endpoint_names(&self) -> Option<(Option<&str>, Option<&str>)> {
         let t = self.tuple?;
         let (server, client) = (self.server_name.as_deref(), self.client_name.as_deref());
-        Some(if t.is_server { (server, client) } else { (client, server) })
+        Some(if t.is_server {
+            (server, client)
+        } else {
+            (client, server)
+        })
     }
 
     pub fn local_name(&self) -> Option<&str> {

@@ -16,7 +16,11 @@ use sealwatch_oci::{CacheSetting, Image, ImageSpec, OpenOptions, Platform, Squas
 pub struct ImageArgs {
     /// The image: a registry reference (`alpine:3.20`, `host:5000/app@sha256:…`), `docker-archive:PATH`,
     /// `oci:PATH[:REF]`, `oci-archive:PATH`, `rootfs:PATH` or `dir:PATH`.
-    #[arg(value_name = "IMAGE", required_unless_present = "input", conflicts_with = "input")]
+    #[arg(
+        value_name = "IMAGE",
+        required_unless_present = "input",
+        conflicts_with = "input"
+    )]
     pub image: Option<String>,
 
     /// Read the image from a file or folder, detecting its format by content (docker save tar, plain or
@@ -81,7 +85,9 @@ impl RegistryArgs {
             options.credentials = Some(Credentials::new(user.clone(), password));
         }
         options.ca_files.clone_from(&self.ca_file);
-        options.insecure_registries.clone_from(&self.insecure_registry);
+        options
+            .insecure_registries
+            .clone_from(&self.insecure_registry);
         Ok(options)
     }
 
@@ -103,8 +109,12 @@ impl ImageArgs {
     /// The image spec as the user gave it.
     pub fn spec(&self) -> anyhow::Result<ImageSpec> {
         match (&self.image, &self.input) {
-            (_, Some(path)) => ImageSpec::detect(path).with_context(|| format!("--input {}", path.display())),
-            (Some(image), None) => image.parse::<ImageSpec>().with_context(|| format!("image `{image}`")),
+            (_, Some(path)) => {
+                ImageSpec::detect(path).with_context(|| format!("--input {}", path.display()))
+            }
+            (Some(image), None) => image
+                .parse::<ImageSpec>()
+                .with_context(|| format!("image `{image}`")),
             (None, None) => bail!("name an image, or give --input PATH"),
         }
     }
@@ -148,7 +158,11 @@ pub struct ImageTree<'a> {
 
 impl<'a> ImageTree<'a> {
     pub fn new(image: &Image, fs: &'a SquashedFs) -> Self {
-        let layer_digests = image.layers().iter().map(|l| l.digest.to_string()).collect();
+        let layer_digests = image
+            .layers()
+            .iter()
+            .map(|l| l.digest.to_string())
+            .collect();
         ImageTree { fs, layer_digests }
     }
 
@@ -157,7 +171,9 @@ impl<'a> ImageTree<'a> {
         self.fs.entries().map(|e| facts::FsEntry {
             path: e.path.as_str(),
             kind: match e.kind {
-                sealwatch_oci::EntryKind::File | sealwatch_oci::EntryKind::HardLink => facts::EntryKind::File,
+                sealwatch_oci::EntryKind::File | sealwatch_oci::EntryKind::HardLink => {
+                    facts::EntryKind::File
+                }
                 sealwatch_oci::EntryKind::Dir => facts::EntryKind::Dir,
                 sealwatch_oci::EntryKind::Symlink => facts::EntryKind::Symlink,
                 _ => facts::EntryKind::Other,
@@ -177,16 +193,27 @@ impl FileTree for ImageTree<'_> {
     }
 
     fn files(&self) -> Box<dyn Iterator<Item = sealwatch_catalog::FileEntry<'_>> + '_> {
-        Box::new(self.fs.entries().filter(|e| e.content().is_some()).map(|e| sealwatch_catalog::FileEntry {
-            path: e.path.as_str(),
-            mode: e.mode,
-            layer: e.layer.and_then(|i| self.layer_digests.get(i)).map(String::as_str),
-        }))
+        Box::new(
+            self.fs
+                .entries()
+                .filter(|e| e.content().is_some())
+                .map(|e| sealwatch_catalog::FileEntry {
+                    path: e.path.as_str(),
+                    mode: e.mode,
+                    layer: e
+                        .layer
+                        .and_then(|i| self.layer_digests.get(i))
+                        .map(String::as_str),
+                }),
+        )
     }
 
     fn layer_of(&self, path: &str) -> Option<&str> {
         let entry = self.fs.entry(path)?;
-        entry.layer.and_then(|i| self.layer_digests.get(i)).map(String::as_str)
+        entry
+            .layer
+            .and_then(|i| self.layer_digests.get(i))
+            .map(String::as_str)
     }
 }
 

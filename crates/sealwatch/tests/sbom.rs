@@ -11,12 +11,23 @@ use serde_json::Value;
 fn sealwatch(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sealwatch"))
         // Tests never touch the user's cache.
-        .env("SEALWATCH_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sealwatch-cache")).args(args).stdin(Stdio::null()).output().expect("run sealwatch")
+        .env(
+            "SEALWATCH_CACHE_DIR",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sealwatch-cache"),
+        )
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sealwatch")
 }
 
 fn sbom(image: &str, format: &str) -> Value {
     let out = sealwatch(&["sbom", "-q", "--no-cache", "--format", format, image]);
-    assert!(out.status.success(), "sbom {image} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "sbom {image} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("sbom prints JSON")
 }
 
@@ -30,8 +41,10 @@ struct Fixture {
 
 fn fixtures() -> Option<Vec<Fixture>> {
     let images = sealwatch_test::require_shared("fixtures/images")?;
-    let manifest: Value =
-        serde_json::from_slice(&std::fs::read(images.join("MANIFEST.json")).expect("MANIFEST.json")).expect("json");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(images.join("MANIFEST.json")).expect("MANIFEST.json"),
+    )
+    .expect("json");
     let shared = images.parent()?.parent()?.to_owned();
     let mut out = Vec::new();
     for name in [
@@ -42,15 +55,26 @@ fn fixtures() -> Option<Vec<Fixture>> {
         "alpine-3.10.2.docker-archive.tar.gz",
     ] {
         // A missing entry is a broken fixture set, not a reason to skip.
-        let images = manifest["images"].as_array().expect("MANIFEST.json lists images");
-        let entry = images.iter().find(|i| i["name"] == name).unwrap_or_else(|| panic!("{name} not in MANIFEST.json"));
+        let images = manifest["images"]
+            .as_array()
+            .expect("MANIFEST.json lists images");
+        let entry = images
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in MANIFEST.json"));
         let path = shared.join(entry["path"].as_str().expect("path"));
-        let scheme = if entry["format"] == "oci-layout" { "oci" } else { "docker-archive" };
+        let scheme = if entry["format"] == "oci-layout" {
+            "oci"
+        } else {
+            "docker-archive"
+        };
         out.push(Fixture {
             name,
             sealwatch_ref: format!("{scheme}:{}", path.display()),
             trivy_input: path,
-            packages: entry["os_package_db"]["packages"].as_u64().expect("package count"),
+            packages: entry["os_package_db"]["packages"]
+                .as_u64()
+                .expect("package count"),
         });
     }
     Some(out)
@@ -67,8 +91,16 @@ fn sealwatch_packages(report: &Value) -> BTreeSet<PackageKey> {
         .filter(|p| matches!(p["kind"].as_str(), Some("apk" | "deb" | "rpm")))
         .map(|p| {
             let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
-            let src_name = if p["source_name"].is_null() { s("name") } else { s("source_name") };
-            let src_version = if p["source_version"].is_null() { s("version") } else { s("source_version") };
+            let src_name = if p["source_name"].is_null() {
+                s("name")
+            } else {
+                s("source_name")
+            };
+            let src_version = if p["source_version"].is_null() {
+                s("version")
+            } else {
+                s("source_version")
+            };
             (s("name"), s("version"), src_name, src_version, s("arch"))
         })
         .collect()
@@ -96,7 +128,13 @@ fn trivy_packages(report: &Value) -> BTreeSet<PackageKey> {
         }
         for p in result["Packages"].as_array().into_iter().flatten() {
             let s = |k: &str| p[k].as_str().unwrap_or("").to_owned();
-            out.insert((s("Name"), trivy_version(p, ""), s("SrcName"), trivy_version(p, "Src"), s("Arch")));
+            out.insert((
+                s("Name"),
+                trivy_version(p, ""),
+                s("SrcName"),
+                trivy_version(p, "Src"),
+                s("Arch"),
+            ));
         }
     }
     out
@@ -109,7 +147,8 @@ fn trivy() -> Option<PathBuf> {
     ];
     let found = candidates.into_iter().flatten().find(|p| p.is_file());
     if found.is_none() {
-        let msg = "Trivy 0.59.1 not found (scripts/setup.sh installs it under ~/.cache/sealwatch/peers)";
+        let msg =
+            "Trivy 0.59.1 not found (scripts/setup.sh installs it under ~/.cache/sealwatch/peers)";
         if std::env::var_os("CI").is_some() {
             panic!("{msg}; CI is set, so this is a failure");
         }
@@ -124,7 +163,17 @@ fn dirs_home() -> Option<PathBuf> {
 
 fn run_trivy(trivy: &Path, input: &Path, cache: &Path) -> Value {
     let out = Command::new(trivy)
-        .args(["image", "-q", "--scanners", "", "--list-all-pkgs", "--format", "json", "--cache-backend", "memory"])
+        .args([
+            "image",
+            "-q",
+            "--scanners",
+            "",
+            "--list-all-pkgs",
+            "--format",
+            "json",
+            "--cache-backend",
+            "memory",
+        ])
         .arg("--input")
         .arg(input)
         .env("TRIVY_CACHE_DIR", cache)
@@ -132,7 +181,12 @@ fn run_trivy(trivy: &Path, input: &Path, cache: &Path) -> Value {
         .stdin(Stdio::null())
         .output()
         .expect("run trivy");
-    assert!(out.status.success(), "trivy failed on {}: {}", input.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "trivy failed on {}: {}",
+        input.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("trivy prints JSON")
 }
 
@@ -144,7 +198,12 @@ fn package_lists_match_the_package_databases_and_trivy() {
     for f in fixtures {
         let ours = sbom(&f.sealwatch_ref, "json");
         let ours = sealwatch_packages(&ours);
-        assert_eq!(ours.len() as u64, f.packages, "{}: package count from its database", f.name);
+        assert_eq!(
+            ours.len() as u64,
+            f.packages,
+            "{}: package count from its database",
+            f.name
+        );
         let theirs = trivy_packages(&run_trivy(&trivy, &f.trivy_input, cache.path()));
         let only_ours: Vec<_> = ours.difference(&theirs).collect();
         let only_theirs: Vec<_> = theirs.difference(&ours).collect();
@@ -159,55 +218,104 @@ fn package_lists_match_the_package_databases_and_trivy() {
 fn validate(schema_path: &Path, doc: &Value, what: &str) {
     let dir = schema_path.parent().expect("schema folder");
     let load = |name: &str| -> Value {
-        serde_json::from_slice(&std::fs::read(dir.join(name)).expect("schema file")).expect("schema JSON")
+        serde_json::from_slice(&std::fs::read(dir.join(name)).expect("schema file"))
+            .expect("schema JSON")
     };
     // The BOM schema's $refs name its siblings relative to its $id.
     let registry = jsonschema::Registry::new()
-        .add("http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json", load("spdx.SNAPSHOT.schema.json"))
-        .and_then(|r| r.add("http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json", load("jsf-0.82.SNAPSHOT.schema.json")))
+        .add(
+            "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json",
+            load("spdx.SNAPSHOT.schema.json"),
+        )
+        .and_then(|r| {
+            r.add(
+                "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json",
+                load("jsf-0.82.SNAPSHOT.schema.json"),
+            )
+        })
         .and_then(|r| r.prepare())
         .expect("registry");
-    let schema: Value = serde_json::from_slice(&std::fs::read(schema_path).expect("read schema")).expect("schema json");
+    let schema: Value = serde_json::from_slice(&std::fs::read(schema_path).expect("read schema"))
+        .expect("schema json");
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft7)
         .with_registry(&registry)
         .build(&schema)
         .expect("compile schema");
-    let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(errors.is_empty(), "{what} does not validate:\n{}", errors.join("\n"));
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{what} does not validate:\n{}",
+        errors.join("\n")
+    );
 }
 
 fn validate_spdx(doc: &Value, what: &str) {
     let tool = which("pyspdxtools");
     let Some(tool) = tool else {
         let msg = "pyspdxtools (PyPI spdx-tools) not found; scripts/setup.sh installs it";
-        assert!(std::env::var_os("CI").is_none(), "{msg}; CI is set, so this is a failure");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{msg}; CI is set, so this is a failure"
+        );
         eprintln!("skipping SPDX validation: {msg}");
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("doc.spdx.json");
     std::fs::write(&file, serde_json::to_vec_pretty(doc).expect("serialise")).expect("write");
-    let out = Command::new(tool).arg("-i").arg(&file).stdin(Stdio::null()).output().expect("run pyspdxtools");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && !text.contains("ValidationMessage"), "{what} SPDX is invalid:\n{text}");
+    let out = Command::new(tool)
+        .arg("-i")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run pyspdxtools");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && !text.contains("ValidationMessage"),
+        "{what} SPDX is invalid:\n{text}"
+    );
 }
 
 fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
 }
 
 #[test]
 fn cyclonedx_and_spdx_validate_against_the_official_schemas() {
     let Some(fixtures) = fixtures() else { return };
-    let Some(schemas) = sealwatch_test::require_shared("conformance/schemas") else { return };
-    for f in fixtures.iter().filter(|f| matches!(f.name, "alpine-3.20" | "distroless-base" | "debian-bookworm-minbase")) {
+    let Some(schemas) = sealwatch_test::require_shared("conformance/schemas") else {
+        return;
+    };
+    for f in fixtures.iter().filter(|f| {
+        matches!(
+            f.name,
+            "alpine-3.20" | "distroless-base" | "debian-bookworm-minbase"
+        )
+    }) {
         let cdx = sbom(&f.sealwatch_ref, "cyclonedx");
-        validate(&schemas.join("bom-1.6.SNAPSHOT.schema.json"), &cdx, &format!("{} CycloneDX", f.name));
+        validate(
+            &schemas.join("bom-1.6.SNAPSHOT.schema.json"),
+            &cdx,
+            &format!("{} CycloneDX", f.name),
+        );
         assert_eq!(cdx["specVersion"], "1.6");
         let components = cdx["components"].as_array().map_or(0, Vec::len);
-        assert!(components as u64 >= f.packages, "{}: every package is a component", f.name);
+        assert!(
+            components as u64 >= f.packages,
+            "{}: every package is a component",
+            f.name
+        );
 
         let spdx = sbom(&f.sealwatch_ref, "spdx-json");
         // No JSON schema for SPDX 2.3 documents ships in shared/; the SPDX project's own validator does it.
@@ -230,14 +338,24 @@ fn output_file_is_written_whole_and_bad_input_exits_2() {
         out_file.to_str().expect("utf-8"),
         &fixtures[0].sealwatch_ref,
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty(), "--output writes nothing to stdout");
-    let doc: Value = serde_json::from_slice(&std::fs::read(&out_file).expect("read output")).expect("json");
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(&out_file).expect("read output")).expect("json");
     assert_eq!(sealwatch_packages(&doc).len() as u64, fixtures[0].packages);
 
     // A failing run leaves the earlier file untouched.
     let before = std::fs::read(&out_file).expect("read");
-    let bad = sealwatch(&["sbom", "--output", out_file.to_str().expect("utf-8"), "oci:/definitely/not/here"]);
+    let bad = sealwatch(&[
+        "sbom",
+        "--output",
+        out_file.to_str().expect("utf-8"),
+        "oci:/definitely/not/here",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/definitely/not/here"));
     assert_eq!(std::fs::read(&out_file).expect("read"), before);
@@ -257,7 +375,10 @@ fn go_and_cargo_auditable_binaries_are_cataloged() {
     if have_go {
         std::fs::copy(go_binary, root.join("usr/bin/docker-registry")).expect("copy go binary");
     } else {
-        assert!(std::env::var_os("CI").is_none(), "CI must have docker-registry installed (scripts/setup.sh)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have docker-registry installed (scripts/setup.sh)"
+        );
         eprintln!("skipping the Go half: /usr/bin/docker-registry missing");
     }
     let rust_binary = build_auditable_binary(dir.path());
@@ -271,14 +392,20 @@ fn go_and_cargo_auditable_binaries_are_cataloged() {
     let report = sbom(&format!("dir:{}", root.display()), "json");
     let packages = report["packages"].as_array().expect("packages");
     let of_kind = |kind: &str, path: &str| -> Vec<&Value> {
-        packages.iter().filter(|p| p["kind"] == kind && p["location"]["path"] == path).collect()
+        packages
+            .iter()
+            .filter(|p| p["kind"] == kind && p["location"]["path"] == path)
+            .collect()
     };
     if have_go {
         // Debian builds Go programs in GOPATH mode: the build info names the Go toolchain and the main
         // package path but records no module list. The toolchain version is what a scanner must find; the
         // package's own metadata says which one it was built with (`Built-Using: golang-1.19 (= 1.19.8-2)`).
         let go = of_kind("go", "usr/bin/docker-registry");
-        let status = Command::new("dpkg").args(["-s", "docker-registry"]).output().expect("dpkg -s docker-registry");
+        let status = Command::new("dpkg")
+            .args(["-s", "docker-registry"])
+            .output()
+            .expect("dpkg -s docker-registry");
         let text = String::from_utf8_lossy(&status.stdout);
         let toolchain = text
             .lines()
@@ -288,15 +415,27 @@ fn go_and_cargo_auditable_binaries_are_cataloged() {
             .and_then(|v| v.split(['-', ')']).next())
             .map(|v| format!("v{v}"))
             .expect("docker-registry's Built-Using names its Go toolchain");
-        let stdlib = go.iter().find(|p| p["name"] == "stdlib").unwrap_or_else(|| panic!("stdlib listed: {go:#?}"));
+        let stdlib = go
+            .iter()
+            .find(|p| p["name"] == "stdlib")
+            .unwrap_or_else(|| panic!("stdlib listed: {go:#?}"));
         assert_eq!(stdlib["version"].as_str(), Some(toolchain.as_str()));
-        assert_eq!(stdlib["purl"].as_str(), Some(format!("pkg:golang/stdlib@{toolchain}").as_str()));
+        assert_eq!(
+            stdlib["purl"].as_str(),
+            Some(format!("pkg:golang/stdlib@{toolchain}").as_str())
+        );
     }
     if rust_binary.is_some() {
         let cargo = of_kind("cargo", "usr/local/bin/auditable-demo");
         let names: Vec<&str> = cargo.iter().filter_map(|p| p["name"].as_str()).collect();
-        assert!(names.contains(&"auditable-demo"), "the crate itself is listed: {names:?}");
-        let demo = cargo.iter().find(|p| p["name"] == "auditable-demo").expect("demo package");
+        assert!(
+            names.contains(&"auditable-demo"),
+            "the crate itself is listed: {names:?}"
+        );
+        let demo = cargo
+            .iter()
+            .find(|p| p["name"] == "auditable-demo")
+            .expect("demo package");
         assert_eq!(demo["version"], "0.3.1");
         assert_eq!(demo["purl"], "pkg:cargo/auditable-demo@0.3.1");
     }
@@ -305,9 +444,15 @@ fn go_and_cargo_auditable_binaries_are_cataloged() {
 /// Builds a tiny crate with `cargo auditable build`; None (skip) when cargo-auditable is not installed
 /// outside CI.
 fn build_auditable_binary(work: &Path) -> Option<PathBuf> {
-    let installed = Command::new("cargo").args(["auditable", "--version"]).output().is_ok_and(|o| o.status.success());
+    let installed = Command::new("cargo")
+        .args(["auditable", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !installed {
-        assert!(std::env::var_os("CI").is_none(), "CI must have cargo-auditable installed (scripts/setup.sh)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have cargo-auditable installed (scripts/setup.sh)"
+        );
         eprintln!("skipping the Rust half: cargo-auditable not installed");
         return None;
     }
@@ -318,7 +463,11 @@ fn build_auditable_binary(work: &Path) -> Option<PathBuf> {
         "[package]\nname = \"auditable-demo\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\n[workspace]\n",
     )
     .expect("write Cargo.toml");
-    std::fs::write(src.join("src/main.rs"), "fn main() { println!(\"demo\"); }\n").expect("write main.rs");
+    std::fs::write(
+        src.join("src/main.rs"),
+        "fn main() { println!(\"demo\"); }\n",
+    )
+    .expect("write main.rs");
     let target = work.join("target");
     let out = Command::new("cargo")
         .args(["auditable", "build", "--quiet", "--offline"])
@@ -327,7 +476,11 @@ fn build_auditable_binary(work: &Path) -> Option<PathBuf> {
         .stdin(Stdio::null())
         .output()
         .expect("run cargo auditable");
-    assert!(out.status.success(), "cargo auditable build failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "cargo auditable build failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     Some(target.join("debug/auditable-demo"))
 }
 
@@ -335,7 +488,10 @@ fn build_auditable_binary(work: &Path) -> Option<PathBuf> {
 #[test]
 fn cached_layer_results_give_the_same_catalog() {
     let Some(fixtures) = fixtures() else { return };
-    let debian = fixtures.iter().find(|f| f.name == "debian-bookworm-minbase").expect("debian fixture");
+    let debian = fixtures
+        .iter()
+        .find(|f| f.name == "debian-bookworm-minbase")
+        .expect("debian fixture");
     let cache = tempfile::tempdir().expect("tempdir");
     let dir = cache.path().to_str().expect("utf-8");
     let run = |extra: &[&str]| {
@@ -343,7 +499,11 @@ fn cached_layer_results_give_the_same_catalog() {
         args.extend_from_slice(extra);
         args.push(&debian.sealwatch_ref);
         let out = sealwatch(&args);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
         doc["packages"].clone()
     };

@@ -10,7 +10,10 @@ use serde_json::Value;
 fn sealwatch(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_sealwatch"))
         // Tests never touch the user's cache.
-        .env("SEALWATCH_CACHE_DIR", std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sealwatch-cache"))
+        .env(
+            "SEALWATCH_CACHE_DIR",
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sealwatch-cache"),
+        )
         .args(args)
         .stdin(Stdio::null())
         .current_dir(std::env::temp_dir())
@@ -37,13 +40,29 @@ fn setup() -> Option<Setup> {
         secdb.join("v3.9").to_str()?,
         secdb.join("v3.10").to_str()?,
     ]);
-    assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
-    Some(Setup { _dir: dir, db, images })
+    assert!(
+        out.status.success(),
+        "import failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(Setup {
+        _dir: dir,
+        db,
+        images,
+    })
 }
 
 fn scan(setup: &Setup, image: &str, extra: &[&str]) -> (Output, Value) {
     let archive = setup.images.join(format!("{image}.docker-archive.tar.gz"));
-    let mut args = vec!["scan", "-q", "--offline", "--format", "json", "--db", setup.db.to_str().expect("utf-8")];
+    let mut args = vec![
+        "scan",
+        "-q",
+        "--offline",
+        "--format",
+        "json",
+        "--db",
+        setup.db.to_str().expect("utf-8"),
+    ];
     args.extend_from_slice(extra);
     let image_arg = format!("docker-archive:{}", archive.display());
     args.push(&image_arg);
@@ -59,7 +78,12 @@ fn findings(report: &Value) -> BTreeSet<(String, String, String)> {
         .flatten()
         .flat_map(|t| t["vulnerabilities"].as_array().into_iter().flatten())
         .map(|v| {
-            let fixed: Vec<&str> = v["fixed_versions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+            let fixed: Vec<&str> = v["fixed_versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
             (
                 v["package_name"].as_str().unwrap_or("").to_owned(),
                 v["id"].as_str().unwrap_or("").to_owned(),
@@ -70,7 +94,10 @@ fn findings(report: &Value) -> BTreeSet<(String, String, String)> {
 }
 
 fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {
-    items.iter().map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned())).collect()
+    items
+        .iter()
+        .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
+        .collect()
 }
 
 /// Derived by reading `alpine-secdb/v3.9/main.yaml` against the image's `lib/apk/db/installed`: openssl
@@ -105,12 +132,20 @@ const ALPINE_3102: &[(&str, &str, &str)] = &[
 fn real_secdb_gives_exactly_the_derived_findings() {
     let Some(setup) = setup() else { return };
     let (out, report) = scan(&setup, "alpine-3.9.4", &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(findings(&report), set(ALPINE_394));
     assert_eq!(report["os"]["version"], "3.9.4");
 
     let (out, report) = scan(&setup, "alpine-3.10.2", &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(findings(&report), set(ALPINE_3102));
 }
 
@@ -121,18 +156,41 @@ fn exit_code_severity_filter_and_ignore_file() {
     let (out, _) = scan(&setup, "alpine-3.9.4", &["--exit-code", "1"]);
     assert_eq!(out.status.code(), Some(1));
     // secdb carries no severities, so everything is UNKNOWN: a CRITICAL-only gate stays open.
-    let (out, report) = scan(&setup, "alpine-3.9.4", &["--exit-code", "1", "--severity", "CRITICAL"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (out, report) = scan(
+        &setup,
+        "alpine-3.9.4",
+        &["--exit-code", "1", "--severity", "CRITICAL"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(findings(&report).is_empty());
 
     let dir = tempfile::tempdir().expect("tempdir");
     let ignore = dir.path().join("ignore");
-    std::fs::write(&ignore, "# accepted risk\nCVE-2019-14697\nCVE-2019-1547 exp:2001-01-01\n").expect("write");
-    let (out, report) = scan(&setup, "alpine-3.9.4", &["--ignorefile", ignore.to_str().expect("utf-8")]);
+    std::fs::write(
+        &ignore,
+        "# accepted risk\nCVE-2019-14697\nCVE-2019-1547 exp:2001-01-01\n",
+    )
+    .expect("write");
+    let (out, report) = scan(
+        &setup,
+        "alpine-3.9.4",
+        &["--ignorefile", ignore.to_str().expect("utf-8")],
+    );
     assert!(out.status.success());
     let got = findings(&report);
-    assert!(got.iter().all(|(_, id, _)| id != "CVE-2019-14697"), "ignored ID suppressed");
-    assert!(got.iter().any(|(_, id, _)| id == "CVE-2019-1547"), "expired ignore entry no longer applies");
+    assert!(
+        got.iter().all(|(_, id, _)| id != "CVE-2019-14697"),
+        "ignored ID suppressed"
+    );
+    assert!(
+        got.iter().any(|(_, id, _)| id == "CVE-2019-1547"),
+        "expired ignore entry no longer applies"
+    );
     assert_eq!(got.len(), ALPINE_394.len() - 2);
 
     let (out, _) = scan(&setup, "alpine-3.9.4", &["--severity", "BOGUS"]);
@@ -154,7 +212,11 @@ fn replace_strings(value: &mut Value, from: &str, to: &str) -> usize {
 #[test]
 fn sarif_validates_against_the_sarif_schema() {
     let Some(setup) = setup() else { return };
-    let Some(schema_path) = sealwatch_test::require_shared("conformance/schemas/sarif-2.1.0-rtm.5.json") else { return };
+    let Some(schema_path) =
+        sealwatch_test::require_shared("conformance/schemas/sarif-2.1.0-rtm.5.json")
+    else {
+        return;
+    };
     let archive = setup.images.join("alpine-3.9.4.docker-archive.tar.gz");
     let out = sealwatch(&[
         "scan",
@@ -165,37 +227,65 @@ fn sarif_validates_against_the_sarif_schema() {
         setup.db.to_str().expect("utf-8"),
         &format!("docker-archive:{}", archive.display()),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sarif: Value = serde_json::from_slice(&out.stdout).expect("json");
-    let mut schema: Value = serde_json::from_slice(&std::fs::read(&schema_path).expect("schema")).expect("schema json");
+    let mut schema: Value =
+        serde_json::from_slice(&std::fs::read(&schema_path).expect("schema")).expect("schema json");
     // The published schema's `language` patterns have a stray `]` that only ECMAScript's lenient regex
     // dialect accepts; Rust's regex engine refuses to compile them. Replace those patterns with the intended
     // one (two-letter language, optional two-letter region). sealwatch does not emit `language`.
-    let replaced = replace_strings(&mut schema, "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$", "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+    let replaced = replace_strings(
+        &mut schema,
+        "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$",
+        "^[a-zA-Z]{2}(-[a-zA-Z]{2})?$",
+    );
     assert!(replaced > 0, "schema changed; revisit this workaround");
     let validator = jsonschema::validator_for(&schema).expect("compile SARIF schema");
-    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "SARIF invalid:\n{}", errors.join("\n"));
     let results = sarif["runs"][0]["results"].as_array().expect("results");
     assert_eq!(results.len(), ALPINE_394.len());
-    let rules = sarif["runs"][0]["tool"]["driver"]["rules"].as_array().expect("rules");
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .expect("rules");
     assert_eq!(rules.len(), 4, "one rule per vulnerability id");
     for rule in rules {
-        assert!(rule["properties"]["security-severity"].is_string(), "GitHub reads security-severity: {rule}");
+        assert!(
+            rule["properties"]["security-severity"].is_string(),
+            "GitHub reads security-severity: {rule}"
+        );
     }
 }
 
 #[test]
 fn missing_or_foreign_database_is_an_error_not_a_clean_result() {
-    let Some(images) = sealwatch_test::require_shared("fixtures/images") else { return };
+    let Some(images) = sealwatch_test::require_shared("fixtures/images") else {
+        return;
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     let archive = images.join("alpine-3.9.4.docker-archive.tar.gz");
     let image = format!("docker-archive:{}", archive.display());
     let missing = dir.path().join("none.redb");
-    let out = sealwatch(&["scan", "--offline", "--db", missing.to_str().expect("utf-8"), &image]);
+    let out = sealwatch(&[
+        "scan",
+        "--offline",
+        "--db",
+        missing.to_str().expect("utf-8"),
+        &image,
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("none.redb") && err.contains("db import"), "says how to get one: {err}");
+    assert!(
+        err.contains("none.redb") && err.contains("db import"),
+        "says how to get one: {err}"
+    );
     assert!(out.stdout.is_empty());
 
     let junk = dir.path().join("junk.redb");
@@ -217,11 +307,30 @@ fn import_reports_bad_records_and_keeps_the_rest() {
     .expect("write");
     std::fs::write(src.join("bad.json"), r#"{"id":"GHSA-bad","modified":12}"#).expect("write");
     let db = dir.path().join("db.redb");
-    let out = sealwatch(&["db", "import", "--db", db.to_str().expect("utf-8"), src.to_str().expect("utf-8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sealwatch(&[
+        "db",
+        "import",
+        "--db",
+        db.to_str().expect("utf-8"),
+        src.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("GHSA-bad"), "names file and id: {err}");
-    let out = sealwatch(&["db", "status", "--json", "--db", db.to_str().expect("utf-8")]);
+    assert!(
+        err.contains("bad.json") && err.contains("GHSA-bad"),
+        "names file and id: {err}"
+    );
+    let out = sealwatch(&[
+        "db",
+        "status",
+        "--json",
+        "--db",
+        db.to_str().expect("utf-8"),
+    ]);
     let status: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(status["records"], 1);
     assert_eq!(status["sources"][0]["skipped"], 1);

@@ -414,8 +414,16 @@ pub(crate) fn single_value<'e>(event: &'e Event, field: &ResolvedField) -> Optio
         }
         FieldId::FdConnected => e.fd.as_ref().map(|f| V::Bool(f.connected)),
         FieldId::FdNameChanged => e.fd.as_ref().map(|f| V::Bool(f.name_changed)),
-        FieldId::FdSipName => e.fd.as_ref().and_then(|f| f.server_name.as_deref()).map(V::Str),
-        FieldId::FdCipName => e.fd.as_ref().and_then(|f| f.client_name.as_deref()).map(V::Str),
+        FieldId::FdSipName => {
+            e.fd.as_ref()
+                .and_then(|f| f.server_name.as_deref())
+                .map(V::Str)
+        }
+        FieldId::FdCipName => {
+            e.fd.as_ref()
+                .and_then(|f| f.client_name.as_deref())
+                .map(V::Str)
+        }
         FieldId::FdLipName => e.fd.as_ref().and_then(|f| f.local_name()).map(V::Str),
         FieldId::FdRipName => e.fd.as_ref().and_then(|f| f.remote_name()).map(V::Str),
         FieldId::FdDev => e.fd.as_ref().map(|f| V::Int(i64::from(f.dev))),

@@ -49,7 +49,9 @@ impl DbPath {
     pub fn resolve(&self) -> anyhow::Result<PathBuf> {
         match &self.path {
             Some(p) => Ok(p.clone()),
-            None => sealwatch_db::default_path().context("no cache folder (HOME unset); give --db PATH"),
+            None => {
+                sealwatch_db::default_path().context("no cache folder (HOME unset); give --db PATH")
+            }
         }
     }
 }
@@ -64,11 +66,20 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
                 for d in &diagnostics {
                     eprintln!("warning: {d}");
                 }
-                eprintln!("imported {} ({} skipped)", path.display(), diagnostics.len());
+                eprintln!(
+                    "imported {} ({} skipped)",
+                    path.display(),
+                    diagnostics.len()
+                );
             }
             let target = writer.commit()?;
             let status = AdvisoryDb::open(&target)?.status()?;
-            println!("{}: {} advisories for {} packages", target.display(), status.records, status.packages);
+            println!(
+                "{}: {} advisories for {} packages",
+                target.display(),
+                status.records,
+                status.packages
+            );
             Ok(0)
         }
         DbCommand::Status { db, json } => {
@@ -79,7 +90,10 @@ pub fn run(args: DbArgs) -> anyhow::Result<u8> {
                 println!("Database:  {}", status.path.display());
                 println!("Schema:    {}", status.schema_version);
                 println!("Updated:   {}", status.updated_at.as_deref().unwrap_or("-"));
-                println!("Records:   {} advisories, {} package keys", status.records, status.packages);
+                println!(
+                    "Records:   {} advisories, {} package keys",
+                    status.records, status.packages
+                );
                 for s in &status.sources {
                     println!(
                         "Source:    {} ({}) imported {} — {} records, {} skipped, sha256 {}",

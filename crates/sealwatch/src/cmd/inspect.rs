@@ -160,11 +160,16 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     writeln!(out, "Image:          {}", r.image)?;
     match &r.manifest {
-        Some(ManifestFacts { digest: Some(digest), media_type }) => {
+        Some(ManifestFacts {
+            digest: Some(digest),
+            media_type,
+        }) => {
             writeln!(out, "Manifest:       {digest} ({})", dash(media_type))?;
         }
         // A `docker save` archive holds no registry manifest; the config digest is the image ID.
-        Some(ManifestFacts { digest: None, .. }) => writeln!(out, "Manifest:       none (identified by its config)")?,
+        Some(ManifestFacts { digest: None, .. }) => {
+            writeln!(out, "Manifest:       none (identified by its config)")?
+        }
         None => {}
     }
     if r.config_digest.is_some() {
@@ -180,12 +185,20 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         let distroless = if os.distroless { ", distroless" } else { "" };
         format!("{name}{version}{distroless}")
     });
-    writeln!(out, "OS:             {}", os.unwrap_or_else(|| "unknown".into()))?;
+    writeln!(
+        out,
+        "OS:             {}",
+        os.unwrap_or_else(|| "unknown".into())
+    )?;
     if let Some(created) = &r.config.created {
         writeln!(out, "Created:        {created}")?;
     }
     let root = if r.facts.run_as.root { "yes" } else { "no" };
-    let user = if r.config.user.is_empty() { "(unset)" } else { r.config.user.as_str() };
+    let user = if r.config.user.is_empty() {
+        "(unset)"
+    } else {
+        r.config.user.as_str()
+    };
     writeln!(out, "User:           {user}   runs as root: {root}")?;
     if !r.config.entrypoint.is_empty() {
         writeln!(out, "Entrypoint:     {}", shell_words(&r.config.entrypoint))?;
@@ -202,20 +215,41 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
 
     if !r.layers.is_empty() {
         writeln!(out, "\nLayers ({}):", r.layers.len())?;
-        writeln!(out, "  {:<71}  {:>12}  {:>12}  MEDIA TYPE", "DIGEST", "SIZE", "UNCOMPRESSED")?;
+        writeln!(
+            out,
+            "  {:<71}  {:>12}  {:>12}  MEDIA TYPE",
+            "DIGEST", "SIZE", "UNCOMPRESSED"
+        )?;
         for l in &r.layers {
             let unc = l.uncompressed_size.map_or_else(|| "-".into(), human);
-            writeln!(out, "  {:<71}  {:>12}  {:>12}  {}", l.digest, human(l.size), unc, l.media_type)?;
+            writeln!(
+                out,
+                "  {:<71}  {:>12}  {:>12}  {}",
+                l.digest,
+                human(l.size),
+                unc,
+                l.media_type
+            )?;
         }
     }
 
     let f = &r.facts;
     writeln!(out, "\nBase-image facts:")?;
-    writeln!(out, "  entries:          {} files, {} directories, {} symlinks", f.files, f.directories, f.symlinks)?;
+    writeln!(
+        out,
+        "  entries:          {} files, {} directories, {} symlinks",
+        f.files, f.directories, f.symlinks
+    )?;
     let shells: Vec<String> = f
         .shells
         .iter()
-        .map(|s| if s.busybox_applet { format!("{} (busybox)", s.path) } else { s.path.clone() })
+        .map(|s| {
+            if s.busybox_applet {
+                format!("{} (busybox)", s.path)
+            } else {
+                s.path.clone()
+            }
+        })
         .collect();
     writeln!(out, "  shells:           {}", list_or_none(&shells))?;
     if f.busybox_applets > 0 {
@@ -240,7 +274,12 @@ fn print_table(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         writeln!(out, "    {} {} (gid {})", s.mode, s.path, s.gid)?;
     }
     let (sticky, open): (Vec<_>, Vec<_>) = f.world_writable.iter().partition(|w| w.sticky);
-    writeln!(out, "  world-writable:   {} ({} sticky directories)", f.world_writable.len(), sticky.len())?;
+    writeln!(
+        out,
+        "  world-writable:   {} ({} sticky directories)",
+        f.world_writable.len(),
+        sticky.len()
+    )?;
     for w in open {
         writeln!(out, "    {} {}", w.mode, w.path)?;
     }
@@ -261,7 +300,13 @@ fn list_or_none(items: &[String]) -> String {
 fn shell_words(words: &[String]) -> String {
     let quoted: Vec<String> = words
         .iter()
-        .map(|w| if w.is_empty() || w.contains(char::is_whitespace) { format!("{w:?}") } else { w.clone() })
+        .map(|w| {
+            if w.is_empty() || w.contains(char::is_whitespace) {
+                format!("{w:?}")
+            } else {
+                w.clone()
+            }
+        })
         .collect();
     format!("[{}]", quoted.join(" "))
 }

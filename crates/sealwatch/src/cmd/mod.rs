@@ -1,15 +1,15 @@
 //! One module per subcommand.
+pub mod admission;
+pub mod attest;
 pub mod db;
 pub mod inspect;
+pub mod keygen;
+pub mod policy;
+pub mod rules;
 pub mod sbom;
 pub mod scan;
-pub mod keygen;
-pub mod verify_blob;
 pub mod sign;
-pub mod attest;
 pub mod verify;
-pub mod rules;
+pub mod verify_blob;
 pub mod watch;
 pub mod watch_live;
-pub mod admission;
-pub mod policy;

@@ -68,7 +68,10 @@ pub fn file_request() -> anyhow::Result<FileRequest> {
             PathPattern::Prefix(p) => request.add_prefix(&format!("{p}/")),
             PathPattern::Glob(g) => request.add_glob(g)?,
             // Binaries are matched by content (Go build info, cargo-auditable), not by path.
-            PathPattern::Executable => request.add_executables("catalog-binaries-v1", sealwatch_catalog::lang::is_package_binary),
+            PathPattern::Executable => request.add_executables(
+                "catalog-binaries-v1",
+                sealwatch_catalog::lang::is_package_binary,
+            ),
         }
     }
     Ok(request)
@@ -92,7 +95,10 @@ pub fn run(args: SbomArgs) -> anyhow::Result<u8> {
         eprintln!("warning: {d}");
     }
     if args.strict && !catalog.diagnostics.is_empty() {
-        anyhow::bail!("{} problem(s) with package databases (--strict)", catalog.diagnostics.len());
+        anyhow::bail!(
+            "{} problem(s) with package databases (--strict)",
+            catalog.diagnostics.len()
+        );
     }
 
     let mut rendered = Vec::new();
@@ -130,16 +136,41 @@ pub fn run(args: SbomArgs) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-fn write_table(out: &mut impl Write, subject: &ImageSubject, catalog: &Catalog) -> std::io::Result<()> {
+fn write_table(
+    out: &mut impl Write,
+    subject: &ImageSubject,
+    catalog: &Catalog,
+) -> std::io::Result<()> {
     writeln!(out, "Image: {}", subject.name)?;
     if let Some(os) = &catalog.os {
         let distroless = if os.distroless { " (distroless)" } else { "" };
-        writeln!(out, "OS:    {} {}{distroless}", os.id, os.version.as_deref().unwrap_or("-"))?;
+        writeln!(
+            out,
+            "OS:    {} {}{distroless}",
+            os.id,
+            os.version.as_deref().unwrap_or("-")
+        )?;
     }
     writeln!(out, "Packages: {}\n", catalog.packages.len())?;
-    let width = catalog.packages.iter().map(|p| p.name.len()).max().unwrap_or(4).clamp(4, 48);
-    let vwidth = catalog.packages.iter().map(|p| p.version.len()).max().unwrap_or(7).clamp(7, 40);
-    writeln!(out, "{:<8} {:<width$} {:<vwidth$} {:<10} SOURCE", "TYPE", "NAME", "VERSION", "ARCH")?;
+    let width = catalog
+        .packages
+        .iter()
+        .map(|p| p.name.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 48);
+    let vwidth = catalog
+        .packages
+        .iter()
+        .map(|p| p.version.len())
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 40);
+    writeln!(
+        out,
+        "{:<8} {:<width$} {:<vwidth$} {:<10} SOURCE",
+        "TYPE", "NAME", "VERSION", "ARCH"
+    )?;
     for p in &catalog.packages {
         let kind = p.kind.purl_type();
         let source = match (&p.source_name, &p.source_version) {
@@ -148,7 +179,11 @@ fn write_table(out: &mut impl Write, subject: &ImageSubject, catalog: &Catalog) 
             _ => String::new(),
         };
         let arch = p.arch.as_deref().unwrap_or("");
-        writeln!(out, "{kind:<8} {:<width$} {:<vwidth$} {arch:<10} {source}", p.name, p.version)?;
+        writeln!(
+            out,
+            "{kind:<8} {:<width$} {:<vwidth$} {arch:<10} {source}",
+            p.name, p.version
+        )?;
     }
     Ok(())
 }
@@ -160,11 +195,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    tmp.as_file().sync_all().with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.as_file()
+        .sync_all()
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -177,7 +216,14 @@ pub fn random_uuid() -> anyhow::Result<String> {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b);
-    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {

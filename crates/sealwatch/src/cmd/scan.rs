@@ -25,7 +25,12 @@ pub struct ScanArgs {
     image: ImageArgs,
 
     /// Severities to report, comma-separated (UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL).
-    #[arg(long, short, value_delimiter = ',', default_value = "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL")]
+    #[arg(
+        long,
+        short,
+        value_delimiter = ',',
+        default_value = "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL"
+    )]
     severity: Vec<String>,
 
     /// Exit code when findings remain after filtering (0: report only, like Trivy's default).
@@ -123,7 +128,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
 
     let mut targets: BTreeMap<(u8, String), TargetReport> = BTreeMap::new();
     for pkg in &catalog.packages {
-        let Some(installed) = installed_package(pkg, catalog.os.as_ref()) else { continue };
+        let Some(installed) = installed_package(pkg, catalog.os.as_ref()) else {
+            continue;
+        };
         let lookup_name = installed.source_name.as_deref().unwrap_or(&installed.name);
         let mut advisories = db.lookup(installed.ecosystem.ecosystem.name(), lookup_name)?;
         if installed.source_name.is_some() && lookup_name != installed.name {
@@ -137,20 +144,28 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         let index = AdvisoryIndex::new(advisories);
         let (findings, diagnostics) = index.match_package(&installed);
         for d in diagnostics {
-            eprintln!("warning: {}: {}: {}", d.package_name, d.vulnerability_id, d.message);
+            eprintln!(
+                "warning: {}: {}: {}",
+                d.package_name, d.vulnerability_id, d.message
+            );
         }
         let (order, target, class) = if pkg.kind.is_os() {
-            let os = catalog.os.as_ref().map_or_else(|| "OS packages".to_owned(), os_label);
+            let os = catalog
+                .os
+                .as_ref()
+                .map_or_else(|| "OS packages".to_owned(), os_label);
             (0, format!("{} ({os})", subject.name), "os-pkgs")
         } else {
             (1, pkg.location.path.clone(), "lang-pkgs")
         };
-        let entry = targets.entry((order, target.clone())).or_insert_with(|| TargetReport {
-            target,
-            class,
-            kind: pkg.kind.purl_type().to_owned(),
-            vulnerabilities: Vec::new(),
-        });
+        let entry = targets
+            .entry((order, target.clone()))
+            .or_insert_with(|| TargetReport {
+                target,
+                class,
+                kind: pkg.kind.purl_type().to_owned(),
+                vulnerabilities: Vec::new(),
+            });
         for finding in findings {
             if !severities.contains(&finding.severity)
                 || (args.ignore_unfixed && finding.fixed_versions.is_empty())
@@ -166,14 +181,27 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
             });
         }
     }
-    let mut results: Vec<TargetReport> = targets.into_values().filter(|t| !t.vulnerabilities.is_empty()).collect();
+    let mut results: Vec<TargetReport> = targets
+        .into_values()
+        .filter(|t| !t.vulnerabilities.is_empty())
+        .collect();
     for t in &mut results {
         t.vulnerabilities.sort_by(|a, b| {
-            (&a.finding.package_name, b.finding.severity, &a.finding.id).cmp(&(&b.finding.package_name, a.finding.severity, &b.finding.id))
+            (&a.finding.package_name, b.finding.severity, &a.finding.id).cmp(&(
+                &b.finding.package_name,
+                a.finding.severity,
+                &b.finding.id,
+            ))
         });
     }
     let mut summary: BTreeMap<&'static str, usize> = BTreeMap::new();
-    for s in [Severity::Unknown, Severity::Low, Severity::Medium, Severity::High, Severity::Critical] {
+    for s in [
+        Severity::Unknown,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ] {
         summary.insert(s.as_str(), 0);
     }
     let total: usize = results.iter().map(|t| t.vulnerabilities.len()).sum();
@@ -216,14 +244,24 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
 }
 
 fn os_label(os: &OsInfo) -> String {
-    format!("{} {}", os.id, os.version.as_deref().or(os.version_id.as_deref()).unwrap_or(""))
+    format!(
+        "{} {}",
+        os.id,
+        os.version
+            .as_deref()
+            .or(os.version_id.as_deref())
+            .unwrap_or("")
+    )
 }
 
 fn parse_severities(list: &[String]) -> anyhow::Result<BTreeSet<Severity>> {
     list.iter()
         .map(|s| {
-            Severity::from_label(s.trim())
-                .with_context(|| format!("--severity: unknown level {s:?} (use UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)"))
+            Severity::from_label(s.trim()).with_context(|| {
+                format!(
+                    "--severity: unknown level {s:?} (use UNKNOWN, LOW, MEDIUM, HIGH, CRITICAL)"
+                )
+            })
         })
         .collect()
 }
@@ -291,10 +329,18 @@ impl IgnoreList {
     fn load(explicit: Option<&Path>) -> anyhow::Result<IgnoreList> {
         let path = match explicit {
             Some(p) => Some(p.to_owned()),
-            None => [".sealwatchignore", ".trivyignore"].iter().map(PathBuf::from).find(|p| p.is_file()),
+            None => [".sealwatchignore", ".trivyignore"]
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.is_file()),
         };
-        let Some(path) = path else { return Ok(IgnoreList { ids: BTreeSet::new() }) };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading ignore file {}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(IgnoreList {
+                ids: BTreeSet::new(),
+            });
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading ignore file {}", path.display()))?;
         let today = time::OffsetDateTime::now_utc().date();
         let mut ids = BTreeSet::new();
         for (n, line) in text.lines().enumerate() {
@@ -307,11 +353,16 @@ impl IgnoreList {
             let mut expired = false;
             for word in words {
                 let Some(date) = word.strip_prefix("exp:") else {
-                    bail!("{}:{}: unexpected {word:?} (expected `ID [exp:YYYY-MM-DD]`)", path.display(), n + 1);
+                    bail!(
+                        "{}:{}: unexpected {word:?} (expected `ID [exp:YYYY-MM-DD]`)",
+                        path.display(),
+                        n + 1
+                    );
                 };
                 let format = time::macros::format_description!("[year]-[month]-[day]");
-                let date = time::Date::parse(date, &format)
-                    .with_context(|| format!("{}:{}: bad expiry date {date:?}", path.display(), n + 1))?;
+                let date = time::Date::parse(date, &format).with_context(|| {
+                    format!("{}:{}: bad expiry date {date:?}", path.display(), n + 1)
+                })?;
                 expired = date < today;
             }
             if !expired {
@@ -334,13 +385,41 @@ fn write_table(out: &mut impl Write, report: &ScanReport, total: usize) -> std::
         writeln!(out, "\n{} ({})", t.target, t.kind)?;
         let counts: Vec<String> = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
             .iter()
-            .map(|s| format!("{s}: {}", t.vulnerabilities.iter().filter(|f| f.finding.severity.as_str() == *s).count()))
+            .map(|s| {
+                format!(
+                    "{s}: {}",
+                    t.vulnerabilities
+                        .iter()
+                        .filter(|f| f.finding.severity.as_str() == *s)
+                        .count()
+                )
+            })
             .collect();
-        writeln!(out, "Total: {} ({})\n", t.vulnerabilities.len(), counts.join(", "))?;
-        writeln!(out, "{:<24} {:<20} {:<9} {:<18} {:<22} TITLE", "PACKAGE", "ID", "SEVERITY", "INSTALLED", "FIXED")?;
+        writeln!(
+            out,
+            "Total: {} ({})\n",
+            t.vulnerabilities.len(),
+            counts.join(", ")
+        )?;
+        writeln!(
+            out,
+            "{:<24} {:<20} {:<9} {:<18} {:<22} TITLE",
+            "PACKAGE", "ID", "SEVERITY", "INSTALLED", "FIXED"
+        )?;
         for f in &t.vulnerabilities {
-            let fixed = if f.finding.fixed_versions.is_empty() { "-".to_owned() } else { f.finding.fixed_versions.join(", ") };
-            let title: String = f.finding.title.as_deref().unwrap_or("").chars().take(60).collect();
+            let fixed = if f.finding.fixed_versions.is_empty() {
+                "-".to_owned()
+            } else {
+                f.finding.fixed_versions.join(", ")
+            };
+            let title: String = f
+                .finding
+                .title
+                .as_deref()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect();
             writeln!(
                 out,
                 "{:<24} {:<20} {:<9} {:<18} {:<22} {title}",
@@ -352,7 +431,12 @@ fn write_table(out: &mut impl Write, report: &ScanReport, total: usize) -> std::
             )?;
         }
     }
-    let summary: Vec<String> = report.summary.iter().rev().map(|(k, v)| format!("{k}: {v}")).collect();
+    let summary: Vec<String> = report
+        .summary
+        .iter()
+        .rev()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
     writeln!(out, "\nTotal: {total} ({})", summary.join(", "))?;
     Ok(())
 }
@@ -397,7 +481,11 @@ fn sarif(report: &ScanReport) -> serde_json::Value {
                 }
                 rule
             });
-            let fixed = if v.fixed_versions.is_empty() { "none".into() } else { v.fixed_versions.join(", ") };
+            let fixed = if v.fixed_versions.is_empty() {
+                "none".into()
+            } else {
+                v.fixed_versions.join(", ")
+            };
             results.push(json!({
                 "ruleId": v.id,
                 "level": level,
