@@ -6,7 +6,8 @@
 //! `mutateDigest`. Keyless, certificate, secret and KMS attestors, nested attestor sets and
 //! signature repository overrides are reported as verification errors, never skipped: under
 //! `failurePolicy: Fail` they deny (fail closed). Transparency-log (Rekor) checks of keyed
-//! signatures are not made yet.
+//! signatures are not made yet: a key attestor that requires them (Kyverno's default) is a
+//! verification error; with `rekor.ignoreTlog: true` the signature alone is checked.
 
 use std::time::Instant;
 
@@ -76,6 +77,15 @@ fn set_keys(set: &AttestorSet) -> Result<Vec<PublicKey>, CannotVerify> {
                 ));
             }
             match &entry.kind {
+                // Kyverno checks the Rekor entry of a keyed signature unless `rekor.ignoreTlog` is
+                // set; sealwatch cannot check transparency-log entries yet, so such an attestor fails
+                // closed instead of accepting signatures Kyverno would refuse.
+                AttestorKind::Key(key) if !key.rekor.ignore_tlog => Err(CannotVerify(format!(
+                    "transparency-log (Rekor) verification is not supported yet and the policy \
+                     requires it ({}); set `rekor.ignoreTlog: true` on the key to accept signatures \
+                     without a log entry",
+                    key.rekor.url
+                ))),
                 AttestorKind::Key(key) => static_key(&key.source),
                 AttestorKind::Keyless(_) => Err(CannotVerify(
                     "keyless attestors are not supported yet".into(),

@@ -866,6 +866,8 @@ spec:
           attestors:
             - entries:
                 - keys:
+                    rekor:
+                      ignoreTlog: true
                     publicKeys: |-
 {indented}"
     );
