@@ -117,6 +117,51 @@ fn keyed_policy_admits_signed_and_denies_unsigned_images() {
     assert_eq!(out.status.code(), Some(1), "unsigned image denied: {text}");
     assert!(text.contains("DENIED"), "{text}");
 
+    // Audit: the same unsigned Pod is allowed, with the failure reported.
+    let audit = d.join("audit.yaml");
+    let text = std::fs::read_to_string(&policy).expect("read policy");
+    std::fs::write(
+        &audit,
+        text.replace(
+            "validationFailureAction: Enforce",
+            "validationFailureAction: Audit",
+        ),
+    )
+    .expect("write");
+    let out = sealwatch(
+        d,
+        &[
+            "policy",
+            "apply",
+            "--policy",
+            audit.to_str().expect("utf-8"),
+            "--resource",
+            pod(d, "bad-audit", &format!("{host}/team/unsigned:1.0"))
+                .to_str()
+                .expect("utf-8"),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "Audit allows: {text}");
+    assert!(
+        !text.contains("DENIED") && (text.contains("FAIL") || text.contains("WARN")),
+        "the failure is still reported: {text}"
+    );
+
+    // Tampered: another image pushed under the signed tag has no signature of its own.
+    let Some(distroless) = sealwatch_test::require_shared("fixtures/images/distroless-base") else {
+        return;
+    };
+    let tampered: sealwatch_oci::Reference = format!("{host}/team/signed:1.0")
+        .parse()
+        .expect("reference");
+    sealwatch_test::push::push_oci_layout(&client, &distroless, &tampered)
+        .expect("push over the tag");
+    let out = apply(&pod(d, "tampered", &signed));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "tampered image denied: {text}");
+    assert!(text.contains("DENIED"), "{text}");
+
     // Without `ignoreTlog` the key attestor requires a Rekor entry (Kyverno's default), which sealwatch cannot
     // check yet: it refuses (fails closed) rather than accept a signature Kyverno would refuse.
     let strict = d.join("strict.yaml");
