@@ -778,26 +778,10 @@ fn comparable(
 
 /// libsinsp's `cmpop_to_str` spelling.
 fn op_upper(op: CmpOp) -> &'static str {
+    // libsinsp names `==` as `=` in its messages; every other operator as written.
     match op {
-        CmpOp::Exists => "exists",
-        CmpOp::Eq | CmpOp::EqEq => "=",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
-        CmpOp::Contains => "contains",
-        CmpOp::IContains => "icontains",
-        CmpOp::BContains => "bcontains",
-        CmpOp::StartsWith => "startswith",
-        CmpOp::BStartsWith => "bstartswith",
-        CmpOp::EndsWith => "endswith",
-        CmpOp::Glob => "glob",
-        CmpOp::IGlob => "iglob",
-        CmpOp::Regex => "regex",
-        CmpOp::In => "in",
-        CmpOp::Intersects => "intersects",
-        CmpOp::PMatch => "pmatch",
+        CmpOp::EqEq => "=",
+        other => other.as_str(),
     }
 }
 
