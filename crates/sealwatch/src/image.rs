@@ -12,7 +12,7 @@ use sealwatch_oci::registry::{Credentials, RegistryClient, RegistryOptions};
 use sealwatch_oci::{CacheSetting, Image, ImageSpec, OpenOptions, Platform, SquashedFs};
 
 /// Naming an image, and how to reach it.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ImageArgs {
     /// The image: a registry reference (`alpine:3.20`, `host:5000/app@sha256:…`), `docker-archive:PATH`,
     /// `oci:PATH[:REF]`, `oci-archive:PATH`, `rootfs:PATH` or `dir:PATH`.
@@ -41,7 +41,7 @@ pub struct ImageArgs {
 }
 
 /// Registry access flags, shared with the signing commands.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
     /// Registry user name; the password is read from standard input with `--password-stdin`.
     #[arg(long, requires = "password_stdin", global = true)]

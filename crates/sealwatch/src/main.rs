@@ -30,6 +30,9 @@ enum Command {
     Scan(cmd::scan::ScanArgs),
     /// Manage the vulnerability database (import, status).
     Db(cmd::db::DbArgs),
+    /// Compare two images side by side: OS, size, packages, shells, package managers, setuid files, user,
+    /// known vulnerabilities.
+    Compare(cmd::compare::CompareArgs),
     /// Generate a cosign-compatible key pair (cosign.key / cosign.pub).
     Keygen(cmd::keygen::KeygenArgs),
     /// Verify a Sigstore bundle or a key signature for a file or sha256 digest, offline.
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Sbom(args) => cmd::sbom::run(args),
         Command::Scan(args) => cmd::scan::run(args),
         Command::Db(args) => cmd::db::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::VerifyBlob(args) => cmd::verify_blob::run(args),
         Command::Sign(args) => cmd::sign::run(args),
@@ -85,8 +89,13 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
-        cause
+        let io = cause
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .map(std::io::Error::kind);
+        // JSON output fails inside serde_json, which keeps the I/O error kind.
+        let json = cause
+            .downcast_ref::<serde_json::Error>()
+            .and_then(serde_json::Error::io_error_kind);
+        io.or(json) == Some(std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -335,3 +335,78 @@ fn import_reports_bad_records_and_keeps_the_rest() {
     assert_eq!(status["records"], 1);
     assert_eq!(status["sources"][0]["skipped"], 1);
 }
+
+#[test]
+fn compare_sets_two_images_side_by_side() {
+    let Some(setup) = setup() else { return };
+    let a = format!(
+        "docker-archive:{}",
+        setup
+            .images
+            .join("alpine-3.9.4.docker-archive.tar.gz")
+            .display()
+    );
+    let b = format!(
+        "docker-archive:{}",
+        setup
+            .images
+            .join("alpine-3.10.2.docker-archive.tar.gz")
+            .display()
+    );
+    let out = sealwatch(&[
+        "compare",
+        "-q",
+        "--format",
+        "json",
+        "--db",
+        setup.db.to_str().expect("utf-8"),
+        &a,
+        &b,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profiles: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(profiles[0]["os"], "alpine 3.9.4");
+    assert_eq!(profiles[1]["os"], "alpine 3.10.2");
+    // The same counts the scan gives (see the derived sets above); secdb has no severities.
+    assert_eq!(profiles[0]["vulnerabilities"]["UNKNOWN"], ALPINE_394.len());
+    assert_eq!(profiles[1]["vulnerabilities"]["UNKNOWN"], ALPINE_3102.len());
+    for p in profiles.as_array().expect("two profiles") {
+        assert_eq!(p["os_packages"], 14);
+        assert!(
+            p["shells"].as_array().is_some_and(|s| !s.is_empty()),
+            "alpine has a shell"
+        );
+    }
+
+    // distroless vs alpine without a database: no shell and no package manager on one side.
+    let distroless = format!("oci:{}", setup.images.join("distroless-base").display());
+    let alpine = format!("oci:{}", setup.images.join("alpine-3.20").display());
+    let out = sealwatch(&[
+        "compare",
+        "-q",
+        "--no-vulns",
+        "--format",
+        "json",
+        &distroless,
+        &alpine,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let profiles: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(profiles[0]["distroless"], true);
+    assert_eq!(profiles[0]["shells"], serde_json::json!([]));
+    assert_eq!(profiles[0]["package_managers"], serde_json::json!([]));
+    assert_eq!(profiles[1]["distroless"], false);
+    assert_eq!(profiles[1]["package_managers"], serde_json::json!(["apk"]));
+    assert!(
+        profiles[1]["vulnerabilities"].is_null(),
+        "no database, no counts"
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 pub mod admission;
 pub mod attest;
+pub mod compare;
 pub mod db;
 pub mod inspect;
 pub mod keygen;

@@ -128,26 +128,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
 
     let mut targets: BTreeMap<(u8, String), TargetReport> = BTreeMap::new();
     for pkg in &catalog.packages {
-        let Some(installed) = installed_package(pkg, catalog.os.as_ref()) else {
+        let findings = package_findings(&db, pkg, catalog.os.as_ref())?;
+        if findings.is_empty() {
             continue;
-        };
-        let lookup_name = installed.source_name.as_deref().unwrap_or(&installed.name);
-        let mut advisories = db.lookup(installed.ecosystem.ecosystem.name(), lookup_name)?;
-        if installed.source_name.is_some() && lookup_name != installed.name {
-            advisories.extend(db.lookup(installed.ecosystem.ecosystem.name(), &installed.name)?);
-        }
-        if advisories.is_empty() {
-            continue;
-        }
-        let mut seen = BTreeSet::new();
-        advisories.retain(|v| seen.insert(v.id.clone()));
-        let index = AdvisoryIndex::new(advisories);
-        let (findings, diagnostics) = index.match_package(&installed);
-        for d in diagnostics {
-            eprintln!(
-                "warning: {}: {}: {}",
-                d.package_name, d.vulnerability_id, d.message
-            );
         }
         let (order, target, class) = if pkg.kind.is_os() {
             let os = catalog
@@ -241,6 +224,37 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(&out)?,
     }
     Ok(if total > 0 { args.exit_code } else { 0 })
+}
+
+/// Every advisory finding for one cataloged package (unfiltered). Packages of an ecosystem sealwatch cannot
+/// match give none.
+pub fn package_findings(
+    db: &AdvisoryDb,
+    pkg: &Package,
+    os: Option<&OsInfo>,
+) -> anyhow::Result<Vec<Finding>> {
+    let Some(installed) = installed_package(pkg, os) else {
+        return Ok(Vec::new());
+    };
+    let ecosystem = installed.ecosystem.ecosystem.name();
+    let lookup_name = installed.source_name.as_deref().unwrap_or(&installed.name);
+    let mut advisories = db.lookup(ecosystem, lookup_name)?;
+    if installed.source_name.is_some() && lookup_name != installed.name {
+        advisories.extend(db.lookup(ecosystem, &installed.name)?);
+    }
+    if advisories.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut seen = BTreeSet::new();
+    advisories.retain(|v| seen.insert(v.id.clone()));
+    let (findings, diagnostics) = AdvisoryIndex::new(advisories).match_package(&installed);
+    for d in diagnostics {
+        eprintln!(
+            "warning: {}: {}: {}",
+            d.package_name, d.vulnerability_id, d.message
+        );
+    }
+    Ok(findings)
 }
 
 fn os_label(os: &OsInfo) -> String {
