@@ -525,3 +525,49 @@ fn cached_layer_results_give_the_same_catalog() {
     }
     assert_eq!(run(&["--cache-dir", dir]), uncached);
 }
+
+/// A damaged package database: the problems are shown with file and line, the rest is still cataloged and the
+/// command succeeds; with `--strict` the same problems are an error (exit 2) and nothing is printed.
+#[test]
+fn damaged_package_database_gives_diagnostics_and_strict_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("lib/apk/db")).expect("mkdir");
+    std::fs::create_dir_all(root.join("etc")).expect("mkdir");
+    std::fs::write(
+        root.join("etc/os-release"),
+        "ID=alpine\nVERSION_ID=3.20.3\n",
+    )
+    .expect("write");
+    let mut db = b"P:musl\nV:1.2.5-r0\nA:x86_64\n\nP:musl\nV:1.2.5-r0\n\n".to_vec();
+    db.extend_from_slice(b"\xff\xfe garbage\nnot a field\n");
+    std::fs::write(root.join("lib/apk/db/installed"), db).expect("write");
+    let image = format!("dir:{}", root.display());
+
+    let out = sealwatch(&["sbom", "-q", "--format", "json", &image]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("lib/apk/db/installed:5") && err.contains("duplicate"),
+        "{err}"
+    );
+    assert!(err.contains("lib/apk/db/installed:8"), "{err}");
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let names: Vec<&str> = doc["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["musl"], "the good entry is kept once");
+
+    let out = sealwatch(&["sbom", "-q", "--strict", "--format", "json", &image]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no half-written output");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--strict"));
+}
