@@ -339,6 +339,23 @@ fn rejected(state: &State, status: StatusCode, message: String) -> Response<Full
     text_response(status, format!("{message}\n"))
 }
 
+/// Largest rejected body that is still read to the end so that the client gets its 413.
+const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Read and discard at most `max` bytes of `body`, within `budget`.
+async fn drain(mut body: Incoming, max: u64, budget: Duration) {
+    let _ = tokio::time::timeout(budget, async {
+        let mut seen = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len() as u64);
+            if seen >= max {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
 async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Bytes>> {
     let phase = match request.uri().path() {
         "/mutate" => Phase::Mutate,
@@ -400,14 +417,19 @@ async fn handle(request: Request<Incoming>, state: &State) -> Response<Full<Byte
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
+    let budget = budget_for(request.uri().query(), state.config.default_timeout);
+    if let Some(length) = declared.filter(|length| *length > limit as u64) {
+        // Read (and drop) a moderately oversized body before answering: a client still sending would
+        // otherwise see the connection reset instead of our 413. Huge ones are refused at once.
+        if length <= DRAIN_LIMIT {
+            drain(request.into_body(), length, budget).await;
+        }
         return rejected(
             state,
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("request body over the limit of {limit} bytes"),
         );
     }
-    let budget = budget_for(request.uri().query(), state.config.default_timeout);
     let collected =
         tokio::time::timeout(budget, Limited::new(request.into_body(), limit).collect()).await;
     let Ok(collected) = collected else {
