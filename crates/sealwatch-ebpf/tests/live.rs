@@ -181,7 +181,7 @@ fn run(script: &str) -> u32 {
 
 // A shell that lives a moment: cn_proc reads /proc after the exec, which loses processes that
 // exited already.
-const SHELL: &str = "bash -c 'sleep 0.3; exit 0'";
+const SHELL: &str = "bash -c 'sleep 1; exit 0'";
 
 #[derive(Debug, Clone)]
 struct SeenAlert {
@@ -236,7 +236,7 @@ fn shell_in_container_alerts(kind: SourceKind) {
         Some("containerd")
     );
     assert_eq!(t.exepath.rsplit('/').next(), Some("bash"), "{t:?}");
-    assert_eq!(t.args, ["-c", "sleep 0.3; exit 0"]);
+    assert_eq!(t.args, ["-c", "sleep 1; exit 0"]);
     let got = alerts.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let fired: Vec<_> = got
         .iter()
@@ -280,7 +280,7 @@ fn process_tree_three_deep(kind: SourceKind) {
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut source = start(kind);
     // sh (this test's child) -> bash -> sleep: the sleep's chain ends at this test process.
-    let outer = run("bash -c 'sleep 0.5; exit 0'; exit 0");
+    let outer = run("bash -c 'sleep 1; exit 0'; exit 0");
     let exec = wait_for(
         &mut source,
         "sleep three deep",
@@ -305,7 +305,7 @@ fn process_tree_three_deep(kind: SourceKind) {
     assert_eq!(names[2], ("sh", i64::from(outer)));
     assert_eq!(names[3], (my_comm.trim(), i64::from(me)));
     assert_eq!(t.ppid, names[1].1);
-    assert_eq!(t.args, ["0.5"]);
+    assert_eq!(t.args, ["1"]);
     assert_eq!(t.uid, 0);
     assert_eq!(t.user_name.as_deref(), Some("root"));
     assert_eq!(t.container_id, "host");
