@@ -27,6 +27,9 @@ pub enum AdvisoryError {
         column: usize,
         message: String,
     },
+    /// An OpenVEX document that cannot be read.
+    #[error("{origin}: {message}")]
+    Vex { origin: String, message: String },
     /// A version comparison failed while evaluating an advisory.
     #[error("advisory `{id}` for `{package}`: {source}")]
     Version {

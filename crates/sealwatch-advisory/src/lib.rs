@@ -6,6 +6,7 @@
 //! - [`secdb`]: Alpine secdb files into OSV records.
 //! - [`sbom`]: CycloneDX 1.6 and SPDX 2.3 JSON documents from a `sealwatch_catalog::Catalog`.
 //! - [`matching`]: installed packages against an [`matching::AdvisoryIndex`] -> findings.
+//! - [`vex`]: OpenVEX statements that suppress findings.
 #![forbid(unsafe_code)]
 
 pub mod cvss;
@@ -14,5 +15,6 @@ pub mod matching;
 pub mod osv;
 pub mod sbom;
 pub mod secdb;
+pub mod vex;
 
 pub use error::AdvisoryError;

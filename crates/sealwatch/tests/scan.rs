@@ -410,3 +410,62 @@ fn compare_sets_two_images_side_by_side() {
         "no database, no counts"
     );
 }
+
+#[test]
+fn openvex_statements_suppress_findings() {
+    let Some(setup) = setup() else { return };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let vex = dir.path().join("alpine.vex.json");
+    // musl is not affected (e.g. the vulnerable code is never called); musl-utils is not named, so its
+    // finding for the same CVE stays; libssl1.1's finding is only "under investigation", so it stays too.
+    std::fs::write(
+        &vex,
+        r#"{
+  "@context": "https://openvex.dev/ns/v0.2.0",
+  "@id": "https://example.invalid/vex/1",
+  "author": "platform team",
+  "timestamp": "2026-11-27T00:00:00Z",
+  "version": 1,
+  "statements": [
+    {"vulnerability": {"name": "CVE-2019-14697"},
+     "products": [{"@id": "pkg:apk/alpine/musl@1.1.20-r4"}],
+     "status": "not_affected", "justification": "vulnerable_code_not_in_execute_path"},
+    {"vulnerability": {"name": "CVE-2019-1547"},
+     "products": [{"@id": "pkg:apk/alpine/libssl1.1@1.1.1b-r1"}],
+     "status": "under_investigation"}
+  ]
+}"#,
+    )
+    .expect("write vex");
+    let (out, report) = scan(
+        &setup,
+        "alpine-3.9.4",
+        &["--vex", vex.to_str().expect("utf-8")],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut expected = set(ALPINE_394);
+    assert!(expected.remove(&(
+        "musl".to_owned(),
+        "CVE-2019-14697".to_owned(),
+        "1.1.20-r5".to_owned()
+    )));
+    assert_eq!(findings(&report), expected);
+
+    let broken = dir.path().join("broken.vex.json");
+    std::fs::write(
+        &broken,
+        r#"{"statements":[{"vulnerability":"CVE-1","products":[],"status":"maybe"}]}"#,
+    )
+    .expect("write");
+    let (out, _) = scan(
+        &setup,
+        "alpine-3.9.4",
+        &["--vex", broken.to_str().expect("utf-8")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.vex.json"));
+}

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use sealwatch_advisory::cvss::Severity;
 use sealwatch_advisory::matching::{AdvisoryIndex, Finding, InstalledPackage};
+use sealwatch_advisory::vex::VexDocument;
 use sealwatch_catalog::{OsInfo, Package, PackageKind};
 use sealwatch_db::AdvisoryDb;
 use sealwatch_version::EcosystemRelease;
@@ -45,6 +46,11 @@ pub struct ScanArgs {
     /// `.trivyignore` syntax). Default: `.sealwatchignore`, else `.trivyignore`, in the current folder.
     #[arg(long, value_name = "FILE")]
     ignorefile: Option<PathBuf>,
+
+    /// OpenVEX documents: findings their statements mark `not_affected` or `fixed` (for the package, or for
+    /// the image and that package) are left out. May be repeated.
+    #[arg(long, value_name = "FILE")]
+    vex: Vec<PathBuf>,
 
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = ScanFormat::Table)]
@@ -112,6 +118,15 @@ struct ScannerInfo {
 pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let severities = parse_severities(&args.severity)?;
     let ignore = IgnoreList::load(args.ignorefile.as_deref())?;
+    let vex = args
+        .vex
+        .iter()
+        .map(|path| {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Ok(VexDocument::parse(&path.display().to_string(), &bytes)?)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let db_path = args.db.resolve()?;
     // Open the database before the image: a missing database fails fast (and never reads as "no CVEs").
     let db = AdvisoryDb::open(&db_path).with_context(|| {
@@ -126,6 +141,12 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         eprintln!("warning: {d}");
     }
 
+    // The names a VEX product can give the image by.
+    let image_ids: Vec<String> = std::iter::once(subject.name.clone())
+        .chain(subject.digest.clone())
+        .chain(sealwatch_advisory::sbom::image_purl(&subject))
+        .collect();
+    let image_ids: Vec<&str> = image_ids.iter().map(String::as_str).collect();
     let mut targets: BTreeMap<(u8, String), TargetReport> = BTreeMap::new();
     for pkg in &catalog.packages {
         let findings = package_findings(&db, pkg, catalog.os.as_ref())?;
@@ -153,6 +174,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
             if !severities.contains(&finding.severity)
                 || (args.ignore_unfixed && finding.fixed_versions.is_empty())
                 || ignore.ignores(&finding)
+                || vex_suppresses(&vex, &finding, &pkg.purl, &image_ids)
             {
                 continue;
             }
@@ -255,6 +277,13 @@ pub fn package_findings(
         );
     }
     Ok(findings)
+}
+
+fn vex_suppresses(docs: &[VexDocument], finding: &Finding, purl: &str, image_ids: &[&str]) -> bool {
+    let ids: Vec<&str> = std::iter::once(finding.id.as_str())
+        .chain(finding.aliases.iter().map(String::as_str))
+        .collect();
+    docs.iter().any(|d| d.suppresses(&ids, purl, image_ids))
 }
 
 fn os_label(os: &OsInfo) -> String {
