@@ -439,6 +439,25 @@ impl ExprParser {
             self.at += 1;
         }
     }
+    /// The text between the opening `quote` at the cursor and its closing twin; the cursor ends after it.
+    fn delimited(&mut self, quote: char, unterminated: &str) -> Result<String, String> {
+        self.at += 1;
+        let start = self.at;
+        while self.peek().is_some_and(|c| c != quote) {
+            self.at += 1;
+        }
+        let text: String = self
+            .chars
+            .get(start..self.at)
+            .unwrap_or_default()
+            .iter()
+            .collect();
+        if !self.eat(&quote.to_string()) {
+            return self.error(unterminated);
+        }
+        Ok(text)
+    }
+
     fn eat(&mut self, token: &str) -> bool {
         self.skip_ws();
         let token: Vec<char> = token.chars().collect();
@@ -630,37 +649,11 @@ impl ExprParser {
                 Ok(inner)
             }
             Some('\'') => {
-                self.at += 1;
-                let start = self.at;
-                while self.peek().is_some_and(|c| c != '\'') {
-                    self.at += 1;
-                }
-                let text: String = self
-                    .chars
-                    .get(start..self.at)
-                    .unwrap_or_default()
-                    .iter()
-                    .collect();
-                if !self.eat("'") {
-                    return self.error("unterminated raw string");
-                }
+                let text = self.delimited('\'', "unterminated raw string")?;
                 Ok(Expr::Literal(Value::String(text)))
             }
             Some('`') => {
-                self.at += 1;
-                let start = self.at;
-                while self.peek().is_some_and(|c| c != '`') {
-                    self.at += 1;
-                }
-                let text: String = self
-                    .chars
-                    .get(start..self.at)
-                    .unwrap_or_default()
-                    .iter()
-                    .collect();
-                if !self.eat("`") {
-                    return self.error("unterminated literal");
-                }
+                let text = self.delimited('`', "unterminated literal")?;
                 match serde_json::from_str(&text) {
                     Ok(value) => Ok(Expr::Literal(value)),
                     Err(_) => self.error("invalid JSON literal"),

@@ -504,13 +504,7 @@ impl Loader {
         let append = self.read_append_flag(item, ctx)?;
         let (ov_append, _ov_replace) = self.read_overrides(item, &["items"], &["items"], ctx)?;
         let items = items?;
-        let has_overrides = item
-            .get("override")
-            .and_then(Node::as_map)
-            .is_some_and(|m| !m.is_empty());
-        if append && has_overrides {
-            return Err(self.error(ctx, item.pos, ERROR_OVERRIDE_APPEND));
-        }
+        self.reject_append_with_override(item, append, ctx)?;
         let info = ListInfo {
             name: ctx.name.clone(),
             items,
@@ -522,6 +516,23 @@ impl Loader {
             self.append_list(info, ctx);
         } else {
             self.define_list(info);
+        }
+        Ok(())
+    }
+
+    /// Falco refuses `append: true` together with a non-empty `override` block.
+    fn reject_append_with_override(
+        &mut self,
+        item: &Node,
+        append: bool,
+        ctx: &Ctx<'_>,
+    ) -> Read<()> {
+        let has_overrides = item
+            .get("override")
+            .and_then(Node::as_map)
+            .is_some_and(|m| !m.is_empty());
+        if append && has_overrides {
+            return Err(self.error(ctx, item.pos, ERROR_OVERRIDE_APPEND));
         }
         Ok(())
     }
@@ -547,13 +558,7 @@ impl Loader {
         let append = self.read_append_flag(item, ctx)?;
         let (ov_append, _) = self.read_overrides(item, &["condition"], &["condition"], ctx)?;
         let condition = condition?;
-        let has_overrides = item
-            .get("override")
-            .and_then(Node::as_map)
-            .is_some_and(|m| !m.is_empty());
-        if append && has_overrides {
-            return Err(self.error(ctx, item.pos, ERROR_OVERRIDE_APPEND));
-        }
+        self.reject_append_with_override(item, append, ctx)?;
         let cond_pos = item.get("condition").map_or(item.pos, |n| n.pos);
         let info = MacroInfo {
             name: ctx.name.clone(),
