@@ -19,7 +19,7 @@ use sealwatch_rules::event::{
 use crate::container::{
     container_from_cgroup_path, container_from_component, container_from_proc_cgroup,
 };
-use crate::wire::{Record, TaskFacts};
+use crate::wire::{PeerAddr, Record, TaskFacts};
 
 /// What /proc says about a process (all fields best effort: a process can exit mid-read).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -517,35 +517,49 @@ impl ProcessTable {
                 e = e
                     .with_arg("res", &res.to_string())
                     .with_arg("fd", &fd.to_string());
-                if let Some(addr) = addr {
-                    let unspecified = match addr.ip() {
-                        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                    };
-                    let local = SocketAddr::new(unspecified, 0);
-                    let name = format!("{local}->{addr}");
-                    e = e.with_arg("tuple", &name);
-                    e.fd = Some(FdInfo {
-                        num: fd,
-                        fd_type: if addr.is_ipv4() {
-                            FdType::Ipv4Socket
-                        } else {
-                            FdType::Ipv6Socket
-                        },
-                        name,
-                        // The kernel side does not read the socket type; TCP is the common case
-                        // for connect and what the network rules look for.
-                        tuple: Some(SocketTuple {
-                            client_ip: local.ip(),
-                            client_port: 0,
-                            server_ip: addr.ip(),
-                            server_port: addr.port(),
-                            l4proto: L4Proto::Tcp,
-                            is_server: false,
-                        }),
-                        connected: res == 0,
-                        ..FdInfo::default()
-                    });
+                match addr {
+                    Some(PeerAddr::Inet(addr)) => {
+                        let unspecified = match addr.ip() {
+                            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+                        };
+                        let local = SocketAddr::new(unspecified, 0);
+                        let name = format!("{local}->{addr}");
+                        e = e.with_arg("tuple", &name);
+                        e.fd = Some(FdInfo {
+                            num: fd,
+                            fd_type: if addr.is_ipv4() {
+                                FdType::Ipv4Socket
+                            } else {
+                                FdType::Ipv6Socket
+                            },
+                            name,
+                            // The kernel side does not read the socket type; TCP is the common
+                            // case for connect and what the network rules look for.
+                            tuple: Some(SocketTuple {
+                                client_ip: local.ip(),
+                                client_port: 0,
+                                server_ip: addr.ip(),
+                                server_port: addr.port(),
+                                l4proto: L4Proto::Tcp,
+                                is_server: false,
+                            }),
+                            connected: res == 0,
+                            ..FdInfo::default()
+                        });
+                    }
+                    Some(PeerAddr::Unix(path)) => {
+                        e = e.with_arg("tuple", &path);
+                        e.fd = Some(FdInfo {
+                            num: fd,
+                            fd_type: FdType::UnixSocket,
+                            name: path.clone(),
+                            nameraw: path,
+                            connected: res == 0,
+                            ..FdInfo::default()
+                        });
+                    }
+                    None => {}
                 }
                 e.refresh_derived();
                 Some(e)
@@ -831,6 +845,28 @@ mod tests {
     }
 
     #[test]
+    fn unix_connect_names_the_socket_path() {
+        let mut t = table(100);
+        let e = t
+            .apply(
+                Record::Connect {
+                    ts: 1,
+                    task: task(10, 1, "getent", 0),
+                    fd: 4,
+                    addr: Some(PeerAddr::Unix("/run/nscd/socket".into())),
+                    res: -2,
+                },
+                Path::new(NO_PROC),
+            )
+            .unwrap_or_else(|| panic!("no event"));
+        let fd = e.fd.unwrap_or_default();
+        assert_eq!(fd.fd_type, FdType::UnixSocket);
+        assert_eq!(fd.name, "/run/nscd/socket");
+        assert!(fd.tuple.is_none());
+        assert!(!fd.connected);
+    }
+
+    #[test]
     fn connect_event_has_the_remote_endpoint() {
         let mut t = table(100);
         let addr: SocketAddr = "10.1.2.3:443".parse().unwrap_or_else(|e| panic!("{e}"));
@@ -840,7 +876,7 @@ mod tests {
                     ts: 1,
                     task: task(10, 1, "curl", 0),
                     fd: 5,
-                    addr: Some(addr),
+                    addr: Some(PeerAddr::Inet(addr)),
                     res: 0,
                 },
                 Path::new(NO_PROC),

@@ -60,9 +60,18 @@ pub enum Record {
         ts: u64,
         task: TaskFacts,
         fd: i64,
-        addr: Option<SocketAddr>,
+        addr: Option<PeerAddr>,
         res: i64,
     },
+}
+
+/// The address a socket call named, as far as sealwatch decodes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PeerAddr {
+    /// IPv4 or IPv6 address and port.
+    Inet(SocketAddr),
+    /// A unix-domain path; abstract names start with `@`, as `ss` and Falco print them.
+    Unix(String),
 }
 
 /// A record that does not decode.
@@ -118,18 +127,36 @@ pub fn split_argv(bytes: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Decodes a `struct sockaddr` (IPv4 or IPv6; others give `None`).
-pub fn decode_sockaddr(b: &[u8]) -> Option<SocketAddr> {
+/// Decodes a `struct sockaddr` (IPv4, IPv6 or unix; other families give `None`).
+pub fn decode_sockaddr(b: &[u8]) -> Option<PeerAddr> {
     let family = u16::from_ne_bytes(b.get(0..2)?.try_into().ok()?);
-    let port = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?);
     match i32::from(family) {
         libc::AF_INET => {
+            let port = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?);
             let ip: [u8; 4] = b.get(4..8)?.try_into().ok()?;
-            Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(ip)), port))
+            Some(PeerAddr::Inet(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from(ip)),
+                port,
+            )))
         }
         libc::AF_INET6 => {
+            let port = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?);
             let ip: [u8; 16] = b.get(8..24)?.try_into().ok()?;
-            Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(ip)), port))
+            Some(PeerAddr::Inet(SocketAddr::new(
+                IpAddr::V6(Ipv6Addr::from(ip)),
+                port,
+            )))
+        }
+        libc::AF_UNIX => {
+            let path = b.get(2..)?;
+            // An abstract name starts with a NUL and is not NUL-terminated; a path name is.
+            let (prefix, raw) = match path.split_first() {
+                Some((0, rest)) => ("@", rest),
+                _ => ("", path),
+            };
+            let end = raw.iter().position(|&c| c == 0).unwrap_or(raw.len());
+            let name = String::from_utf8_lossy(&raw[..end]);
+            (!name.is_empty()).then(|| PeerAddr::Unix(format!("{prefix}{name}")))
         }
         _ => None,
     }
@@ -342,9 +369,30 @@ mod tests {
         let got = decode_bpf(&b);
         let want: SocketAddr = "127.0.0.1:8080".parse().expect("literal");
         assert!(
-            matches!(&got, Ok(Record::Connect { fd: 3, addr: Some(a), res: 0, .. }) if *a == want),
+            matches!(&got, Ok(Record::Connect { fd: 3, addr: Some(PeerAddr::Inet(a)), res: 0, .. }) if *a == want),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn decodes_unix_socket_paths_and_abstract_names() {
+        let mut sa = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        sa.extend_from_slice(b"/run/nscd/socket\0garbage");
+        assert_eq!(
+            decode_sockaddr(&sa),
+            Some(PeerAddr::Unix("/run/nscd/socket".into()))
+        );
+        let mut sa = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        sa.extend_from_slice(b"\0dbus-abc");
+        assert_eq!(
+            decode_sockaddr(&sa),
+            Some(PeerAddr::Unix("@dbus-abc".into()))
+        );
+        // An unnamed socket has nothing to report.
+        let sa = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+        assert_eq!(decode_sockaddr(&sa), None);
+        let sa = (libc::AF_NETLINK as u16).to_ne_bytes().to_vec();
+        assert_eq!(decode_sockaddr(&sa), None);
     }
 
     #[test]

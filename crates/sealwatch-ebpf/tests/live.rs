@@ -371,7 +371,9 @@ fn ebpf_connect_to_loopback() {
         "connect to 127.0.0.1",
         |_| {},
         |e| {
+            // glibc may first connect to nscd's unix socket; the TCP connect is the one asked for.
             e.event_type.name() == "connect"
+                && e.fd.as_ref().is_some_and(|f| f.tuple.is_some())
                 && e.thread
                     .as_deref()
                     .is_some_and(|t| t.pid == i64::from(bash))
@@ -394,6 +396,40 @@ fn ebpf_connect_to_loopback() {
     );
     assert_eq!(thread(&connect).name, "bash");
     drop(listener);
+}
+
+#[test]
+fn ebpf_connect_to_unix_socket_names_its_path() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = std::env::temp_dir().join(format!("sealwatch-live-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("listener.sock");
+    let listener =
+        std::os::unix::net::UnixListener::bind(&path).unwrap_or_else(|e| panic!("bind: {e}"));
+    let mut source = start(SourceKind::Ebpf);
+    let py = run(&format!(
+        "exec python3 -c 'import socket; s = socket.socket(socket.AF_UNIX); s.connect(\"{}\")'",
+        path.display()
+    ));
+    let want = path.display().to_string();
+    let connect = wait_for(
+        &mut source,
+        "connect to a unix socket",
+        |_| {},
+        |e| {
+            e.event_type.name() == "connect"
+                && e.fd.as_ref().is_some_and(|f| f.name == want)
+                && e.thread.as_deref().is_some_and(|t| t.pid == i64::from(py))
+        },
+    );
+    let fd = connect.fd.as_ref().unwrap_or_else(|| panic!("no fd"));
+    assert_eq!(fd.fd_type.name(), "unix");
+    assert_eq!(connect.res, Some(0));
+    drop(listener);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -216,10 +216,10 @@ int BPF_PROG(sw_sys_exit, struct pt_regs *regs, long ret)
 		e->res = ret;
 		e->arg0 = c.a0;
 		__u64 len = c.a2;
-		if (len > 28) // sockaddr_in6; longer addresses are not decoded
-			len = 28;
-		if (len > 0 && bpf_probe_read_user(e->str1, len & 31, (const void *)c.a1) == 0)
-			e->str1_len = len & 31;
+		if (len > 110) // sizeof(struct sockaddr_un), the longest family decoded
+			len = 110;
+		if (len > 0 && bpf_probe_read_user(e->str1, len & 127, (const void *)c.a1) == 0)
+			e->str1_len = len & 127;
 		bpf_ringbuf_submit(e, 0);
 		return 0;
 	}
