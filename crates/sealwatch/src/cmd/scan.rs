@@ -66,6 +66,12 @@ pub struct ScanArgs {
     /// Never touch the network (the database must already be present).
     #[arg(long)]
     offline: bool,
+
+    /// Refresh the database (from the sources it was built from) when it is older than this: `24h`,
+    /// `90m`, `7d`. With `--offline` an older database only draws a warning.
+    #[arg(long, value_name = "AGE", env = "SEALWATCH_DB_MAX_AGE", default_value = "24h",
+          value_parser = crate::cmd::db::parse_age)]
+    db_max_age: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +134,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let db_path = args.db.resolve()?;
+    crate::cmd::db::prepare_for_scan(&db_path, args.offline, args.db_max_age, args.image.quiet)?;
     // Open the database before the image: a missing database fails fast (and never reads as "no CVEs").
     let db = AdvisoryDb::open(&db_path).with_context(|| {
         if args.offline {
