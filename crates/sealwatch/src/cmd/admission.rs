@@ -69,7 +69,8 @@ struct ServeArgs {
     /// Verification cache entries.
     #[arg(long, default_value_t = 1000)]
     cache_size: usize,
-    /// Verification cache lifetime, seconds.
+    /// Verification cache lifetime, seconds; 0 turns caching off, so every review verifies
+    /// against the registry (for measuring the uncached path).
     #[arg(long, default_value_t = 3600)]
     cache_ttl: u64,
     /// How often to look for policy changes, seconds.
