@@ -6,6 +6,7 @@ use std::path::PathBuf;
 #[cfg(feature = "oci")]
 pub mod push;
 pub mod registry;
+pub mod standin;
 
 /// The `shared/` folder with fixtures and conformance data.
 ///

@@ -7,15 +7,19 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 use sealwatch_sign::{AttestOptions, ScannerInfo};
 
-use super::sign::{parse_image, read_private_key, resolve_and_warn};
+use super::sign::{parse_image, resolve_and_warn, FormatArgs, KeylessArgs, SigningIdentity};
 use crate::image::RegistryArgs;
 
 /// Attest an image (cosign-compatible).
 #[derive(Debug, Args)]
 pub struct AttestArgs {
-    /// The private key (see `sealwatch sign --help`).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    /// The private key (see `sealwatch sign --help`); without it, attest keylessly.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["identity_token", "identity_token_file"])]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    keyless: KeylessArgs,
+    #[command(flatten)]
+    format: FormatArgs,
     /// The predicate JSON file. `sealwatch scan --format json` output is accepted for `vuln` (it
     /// is wrapped in cosign's vuln predicate) and `sealwatch sbom --format cyclonedx` for `cyclonedx`.
     #[arg(long, value_name = "FILE")]
@@ -65,18 +69,19 @@ pub fn run(args: AttestArgs) -> anyhow::Result<u8> {
         };
         predicate = sealwatch_sign::vuln_predicate(predicate, &scanner, &created, &created);
     }
-    let key = read_private_key(&args.key)?;
+    let signing = SigningIdentity::load(args.key.as_deref(), &args.keyless)?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let digest = resolve_and_warn(&client, &reference)?;
     let pinned = reference.with_digest(digest);
-    let signed = sealwatch_sign::attest_image(
+    let signed = sealwatch_sign::attest_image_with(
         &client,
         &pinned,
-        &key,
+        signing.signer(),
         &AttestOptions {
             predicate_type,
             predicate,
+            format: args.format.format(),
         },
     )
     .with_context(|| format!("attesting {}", args.image))?;
