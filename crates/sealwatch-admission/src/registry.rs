@@ -152,6 +152,7 @@ impl RegistryVerifier {
             resolve_digest(&self.client, &reference).map_err(|e| CannotVerify(with_causes(&e)))?;
         let options = |key| VerifyOptions {
             keys: vec![key],
+            keyless: None,
             check_reference: true,
         };
         let mut attestor_sets = Vec::new();
