@@ -1,4 +1,5 @@
-//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name).
+//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name);
+//! downloads ([`update`]) and OCI distribution ([`artifact`]).
 //!
 //! The store is one [`redb`] file. redb over SQLite: pure Rust (no C toolchain in the build), ACID with
 //! copy-on-write commits, and a reader never sees a half-written transaction; the whole file is still
