@@ -28,7 +28,7 @@ enum Command {
     Sbom(cmd::sbom::SbomArgs),
     /// Scan an image for known vulnerabilities; `--exit-code` makes it a build gate.
     Scan(cmd::scan::ScanArgs),
-    /// Manage the vulnerability database (import, status).
+    /// Manage the vulnerability database (update, import, status, push, pull).
     Db(cmd::db::DbArgs),
     /// Compare two images side by side: OS, size, packages, shells, package managers, setuid files, user,
     /// known vulnerabilities.
