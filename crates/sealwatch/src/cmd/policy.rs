@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
+use sealwatch_admission::evaluate_offline;
 use sealwatch_admission::files::{load_policy_path, load_resources};
-use sealwatch_admission::{evaluate_offline, RegistryVerifier};
 use sealwatch_policy::{PolicySet, RuleStatus};
 use serde_json::{json, Value};
 
@@ -89,7 +89,7 @@ fn apply(args: ApplyArgs) -> anyhow::Result<u8> {
     if policy_errors || resource_errors {
         bail!("policy or resource errors (listed above)");
     }
-    let verifier = RegistryVerifier::new(args.registry.client()?);
+    let verifier = args.registry.verifier()?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut counts = [0usize; 5];
     let mut denied = 0;
