@@ -521,7 +521,7 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
     let material = &bundle["verificationMaterial"];
     assert!(material["certificate"]["rawBytes"].is_string());
     let tlog = &material["tlogEntries"][0];
-    assert_eq!(tlog["kindVersion"]["kind"], "intoto");
+    assert_eq!(tlog["kindVersion"]["kind"], "dsse");
     assert!(tlog["inclusionPromise"]["signedEntryTimestamp"].is_string());
     assert!(tlog["inclusionProof"]["checkpoint"]["envelope"].is_string());
 
