@@ -51,6 +51,7 @@
 //! is downloaded, and payloads are verified over the exact bytes received.
 #![forbid(unsafe_code)]
 
+mod blob;
 mod discover;
 mod error;
 mod keyless;
@@ -61,6 +62,7 @@ mod verify;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use blob::sign_blob_keyless;
 pub use error::SignError;
 pub use keyless::{KeylessConfig, KeylessSigner};
 pub use predicate::{predicate_type_for, vuln_predicate, ScannerInfo};

@@ -19,7 +19,7 @@ use sealwatch_trust::cosign::{
 use sealwatch_trust::dsse::predicate_type::COSIGN_SIGN_V1;
 use sealwatch_trust::dsse::{Envelope, Statement, Subject, IN_TOTO_PAYLOAD_TYPE};
 use sealwatch_trust::keyless::{
-    bundle_v03, hashedrekord_entry, intoto_entry, BundleContent, BundleSigner, LogEntry,
+    bundle_v03, dsse_entry, hashedrekord_entry, intoto_entry, BundleContent, BundleSigner, LogEntry,
 };
 use sealwatch_trust::{PrivateKey, SimpleSigningPayload};
 use serde_json::{json, Value};
@@ -273,7 +273,7 @@ fn push_bundle(
             )
         }
         Signer::Keyless(keyless) => {
-            let entry = keyless.log(intoto_entry(&envelope, &keyless.chain().leaf_pem()))?;
+            let entry = keyless.log(dsse_entry(&envelope, &keyless.chain().leaf_pem()))?;
             bundle_v03(
                 BundleContent::Dsse(&envelope),
                 BundleSigner::Certificate(keyless.chain().leaf()),

@@ -19,7 +19,7 @@ use sealwatch_trust::keyless::bundle_envelope;
 use sealwatch_trust::verify::{check_payload_claims, verify_envelope, verify_signature};
 use sealwatch_trust::PublicKey;
 
-use crate::discover::{discover, FoundLayer};
+use crate::discover::{discover_legacy, discover_referrers, FoundLayer};
 use crate::store::{docker_reference, resolve_digest, trust_digest};
 use crate::{
     KeylessPolicy, RegistryClient, Rejection, SignError, SignedBy, VerifiedAttestation,
@@ -35,62 +35,81 @@ pub fn verify_image(
     reference: &Reference,
     options: &VerifyOptions,
 ) -> Result<VerifiedImage, SignError> {
-    let digest = resolve_digest(client, reference)?;
+    let digest = digest_to_verify(client, reference)?;
     let image_digest = trust_digest(&digest)?;
     let expected_repository = options.check_reference.then(|| docker_reference(reference));
-    let discovery = discover(client, reference, &digest, SIGNATURE_TAG_SUFFIX)?;
     let key_ids = key_ids(&options.keys);
 
-    let mut rejections = discovery.rejections;
+    let mut discovery = discover_referrers(client, reference, &digest)?;
+    let mut rejections = std::mem::take(&mut discovery.rejections);
     let mut signatures = Vec::new();
-    for layer in &discovery.layers {
-        let outcome = match layer.media_type.as_str() {
-            SIMPLE_SIGNING_MEDIA_TYPE => {
-                match fetch_layer(client, reference, layer, MAX_PAYLOAD_SIZE)? {
-                    Err(reason) => Err(reason),
-                    Ok(payload) => check_simple_signing(
-                        layer,
-                        payload,
-                        options,
-                        &key_ids,
-                        &image_digest,
-                        expected_repository.as_deref(),
-                    ),
-                }
+    let mut start = 0;
+    for legacy in [false, true] {
+        if legacy {
+            // Like cosign v3: referrers (bundles) first, the `.sig` tag only when they gave
+            // nothing that verifies — one registry request fewer for bundle-signed images.
+            if !signatures.is_empty() {
+                break;
             }
-            media_type if is_bundle(media_type) => {
-                match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-                    Err(reason) => Err(reason),
-                    Ok(bundle) => {
-                        match check_bundle(
-                            bundle,
+            start = discovery.layers.len();
+            discover_legacy(
+                client,
+                reference,
+                &digest,
+                SIGNATURE_TAG_SUFFIX,
+                &mut discovery,
+            )?;
+            rejections.append(&mut discovery.rejections);
+        }
+        for layer in &discovery.layers[start..] {
+            let outcome = match layer.media_type.as_str() {
+                SIMPLE_SIGNING_MEDIA_TYPE => {
+                    match fetch_layer(client, reference, layer, MAX_PAYLOAD_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(payload) => check_simple_signing(
+                            layer,
+                            payload,
                             options,
                             &key_ids,
                             &image_digest,
-                            Wanted::Signature,
-                        ) {
-                            // An attestation bundle among the referrers: not a signature.
-                            Ok(None) => continue,
-                            Ok(Some(checked)) => Ok(VerifiedSignature {
-                                signer: checked.signer,
-                                location: layer.location.clone(),
-                                payload_bytes: checked.statement.to_json(),
-                                payload: None,
-                            }),
-                            Err(reason) => Err(reason),
+                            expected_repository.as_deref(),
+                        ),
+                    }
+                }
+                media_type if is_bundle(media_type) => {
+                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(bundle) => {
+                            match check_bundle(
+                                bundle,
+                                options,
+                                &key_ids,
+                                &image_digest,
+                                Wanted::Signature,
+                            ) {
+                                // An attestation bundle among the referrers: not a signature.
+                                Ok(None) => continue,
+                                Ok(Some(checked)) => Ok(VerifiedSignature {
+                                    signer: checked.signer,
+                                    location: layer.location.clone(),
+                                    payload_bytes: checked.statement.to_json(),
+                                    payload: None,
+                                }),
+                                Err(reason) => Err(reason),
+                            }
                         }
                     }
                 }
+                // Attestations and other artifacts reached through referrers are not signatures.
+                _ => continue,
+            };
+            match outcome {
+                Ok(signature) => signatures.push(signature),
+                Err(reason) => rejections.push(Rejection {
+                    location: layer.location.clone(),
+                    reason,
+                }),
             }
-            // Attestations and other artifacts reached through referrers are not signatures.
-            _ => continue,
-        };
-        match outcome {
-            Ok(signature) => signatures.push(signature),
-            Err(reason) => rejections.push(Rejection {
-                location: layer.location.clone(),
-                reason,
-            }),
         }
     }
     let (signatures, rejections) = finish(
@@ -116,59 +135,76 @@ pub fn verify_attestations(
     options: &VerifyOptions,
     predicate_type: Option<&str>,
 ) -> Result<VerifiedAttestations, SignError> {
-    let digest = resolve_digest(client, reference)?;
+    let digest = digest_to_verify(client, reference)?;
     let image_digest = trust_digest(&digest)?;
-    let discovery = discover(client, reference, &digest, ATTESTATION_TAG_SUFFIX)?;
     let key_ids = key_ids(&options.keys);
 
-    let mut rejections = discovery.rejections;
+    let mut discovery = discover_referrers(client, reference, &digest)?;
+    let mut rejections = std::mem::take(&mut discovery.rejections);
     let mut attestations = Vec::new();
-    for layer in &discovery.layers {
-        let outcome = match layer.media_type.as_str() {
-            DSSE_ENVELOPE_MEDIA_TYPE => {
-                match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-                    Err(reason) => Err(reason),
-                    Ok(envelope_bytes) => check_envelope(
-                        layer,
-                        envelope_bytes,
-                        options,
-                        &key_ids,
-                        &image_digest,
-                        predicate_type,
-                    ),
-                }
+    let mut start = 0;
+    for legacy in [false, true] {
+        if legacy {
+            if !attestations.is_empty() {
+                break;
             }
-            media_type if is_bundle(media_type) => {
-                match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-                    Err(reason) => Err(reason),
-                    Ok(bundle) => match check_bundle(
-                        bundle.clone(),
-                        options,
-                        &key_ids,
-                        &image_digest,
-                        Wanted::Attestation(predicate_type),
-                    ) {
-                        // A signature bundle (cosign sign/v1): not an attestation.
-                        Ok(None) => continue,
-                        Ok(Some(checked)) => Ok(VerifiedAttestation {
-                            signer: checked.signer,
-                            location: layer.location.clone(),
-                            envelope_bytes: bundle,
-                            predicate: checked.statement.predicate.clone(),
-                            statement: checked.statement,
-                        }),
+            start = discovery.layers.len();
+            discover_legacy(
+                client,
+                reference,
+                &digest,
+                ATTESTATION_TAG_SUFFIX,
+                &mut discovery,
+            )?;
+            rejections.append(&mut discovery.rejections);
+        }
+        for layer in &discovery.layers[start..] {
+            let outcome = match layer.media_type.as_str() {
+                DSSE_ENVELOPE_MEDIA_TYPE => {
+                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
                         Err(reason) => Err(reason),
-                    },
+                        Ok(envelope_bytes) => check_envelope(
+                            layer,
+                            envelope_bytes,
+                            options,
+                            &key_ids,
+                            &image_digest,
+                            predicate_type,
+                        ),
+                    }
                 }
+                media_type if is_bundle(media_type) => {
+                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(bundle) => match check_bundle(
+                            bundle.clone(),
+                            options,
+                            &key_ids,
+                            &image_digest,
+                            Wanted::Attestation(predicate_type),
+                        ) {
+                            // A signature bundle (cosign sign/v1): not an attestation.
+                            Ok(None) => continue,
+                            Ok(Some(checked)) => Ok(VerifiedAttestation {
+                                signer: checked.signer,
+                                location: layer.location.clone(),
+                                envelope_bytes: bundle,
+                                predicate: checked.statement.predicate.clone(),
+                                statement: checked.statement,
+                            }),
+                            Err(reason) => Err(reason),
+                        },
+                    }
+                }
+                _ => continue,
+            };
+            match outcome {
+                Ok(attestation) => attestations.push(attestation),
+                Err(reason) => rejections.push(Rejection {
+                    location: layer.location.clone(),
+                    reason,
+                }),
             }
-            _ => continue,
-        };
-        match outcome {
-            Ok(attestation) => attestations.push(attestation),
-            Err(reason) => rejections.push(Rejection {
-                location: layer.location.clone(),
-                reason,
-            }),
         }
     }
     let (attestations, rejections) = finish(
@@ -184,6 +220,16 @@ pub fn verify_attestations(
         attestations,
         rejections,
     })
+}
+
+/// The digest whose signatures are looked up: the reference's own digest (no request: the
+/// signatures are about that digest whether or not the registry still serves the image, as in
+/// cosign), or what its tag points at now.
+fn digest_to_verify(client: &RegistryClient, reference: &Reference) -> Result<Digest, SignError> {
+    match reference.digest() {
+        Some(digest) => Ok(digest.clone()),
+        None => resolve_digest(client, reference),
+    }
 }
 
 type Verdict<T> = Result<(Vec<T>, Vec<Rejection>), SignError>;

@@ -249,6 +249,37 @@ pub fn intoto_entry(envelope: &Envelope, certificate_pem: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Rekor v1 proposed entry `dsse` 0.0.1 for a DSSE envelope (what cosign v3 / sigstore-go and
+/// sigstore-python upload for bundles): `proposedContent` (the envelope JSON and the verifier
+/// PEM). The canonical fields Rekor derives from it (`envelopeHash`, `payloadHash`,
+/// `signatures`) are sent along, computed the same way; Rekor recomputes them from
+/// `proposedContent`, and a log that records the request verbatim (the loopback stand-in) then
+/// holds the same body Rekor would.
+pub fn dsse_entry(envelope: &Envelope, certificate_pem: &str) -> Vec<u8> {
+    let envelope_json = envelope.to_json();
+    let verifier = BASE64.encode(certificate_pem);
+    let signatures: Vec<Value> = envelope
+        .signatures
+        .iter()
+        .map(|s| json!({"signature": BASE64.encode(&s.sig), "verifier": verifier}))
+        .collect();
+    json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {
+            "proposedContent": {
+                "envelope": String::from_utf8_lossy(&envelope_json),
+                "verifiers": [verifier],
+            },
+            "envelopeHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&envelope_json))},
+            "payloadHash": {"algorithm": "sha256", "value": hex::encode(Sha256::digest(&envelope.payload))},
+            "signatures": signatures,
+        },
+    })
+    .to_string()
+    .into_bytes()
+}
+
 /// One Rekor v1 log entry as returned by `POST /api/v1/log/entries`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEntry {
@@ -469,6 +500,25 @@ pub fn bundle_v03(
         }
     }
     bundle.to_string()
+}
+
+/// The bundle of a signed file (`cosign sign-blob --bundle`, `sigstore sign`): a message signature
+/// over `artifact`'s SHA-256 digest.
+pub fn blob_bundle_v03(
+    artifact: &[u8],
+    signature: &[u8],
+    signer: BundleSigner<'_>,
+    tlog_entry: Option<&LogEntry>,
+) -> String {
+    let digest: [u8; 32] = Sha256::digest(artifact).into();
+    bundle_v03(
+        BundleContent::MessageSignature {
+            digest: &digest,
+            signature,
+        },
+        signer,
+        tlog_entry,
+    )
 }
 
 /// The DSSE envelope inside a bundle (`Ok(None)` for a message signature; an error when the

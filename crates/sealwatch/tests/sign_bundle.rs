@@ -498,7 +498,28 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
     let predicate = env.dir.path().join("vuln.json");
     std::fs::write(&predicate, br#"{"SchemaVersion": 2, "Results": []}"#)
         .unwrap_or_else(|e| panic!("{e}"));
-    for format in [&["--bundle-format"][..], &[][..]] {
+    let root_path = root.clone();
+    let verify_attestation = |identity: &str| {
+        env.run(&[
+            "verify-attestation",
+            "--type",
+            "vuln",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            path_str(&root_path),
+            &env.image,
+        ])
+    };
+    // The legacy `.att` layer first: with no attestation bundle yet, verification falls back to
+    // the `.att` tag (the sign/v1 bundle is not an attestation) and checks its Rekor bundle.
+    // Then a bundle attestation, which is found first among the referrers.
+    for (format, found_at) in [
+        (&[][..], ".att layer 0"),
+        (&["--bundle-format"][..], "(referrer)"),
+    ] {
         let mut args = vec!["attest"];
         args.extend(format);
         args.extend(keyless);
@@ -510,6 +531,15 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
             &env.image,
         ]);
         assert_success(&env.run(&args), &format!("keyless attest {format:?}"));
+        let out = verify_attestation(SUBJECT);
+        assert_success(
+            &out,
+            &format!("keyless verify-attestation after {format:?}"),
+        );
+        assert_eq!(printed(&out).len(), 1);
+        let mallory = verify_attestation("mallory@example.invalid");
+        assert_exit(&mallory, 1, "mallory@example.invalid");
+        assert!(stderr(&mallory).contains(found_at), "{}", stderr(&mallory));
     }
 
     let entries = env.referrers_index()["manifests"]
@@ -521,7 +551,7 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
     let material = &bundle["verificationMaterial"];
     assert!(material["certificate"]["rawBytes"].is_string());
     let tlog = &material["tlogEntries"][0];
-    assert_eq!(tlog["kindVersion"]["kind"], "intoto");
+    assert_eq!(tlog["kindVersion"]["kind"], "dsse");
     assert!(tlog["inclusionPromise"]["signedEntryTimestamp"].is_string());
     assert!(tlog["inclusionProof"]["checkpoint"]["envelope"].is_string());
 
@@ -539,38 +569,6 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
     assert_success(&out, "keyless verify of a bundle");
     assert_eq!(printed(&out)[0]["predicateType"], SIGN_PREDICATE);
 
-    let out = env.run(&[
-        "verify-attestation",
-        "--type",
-        "vuln",
-        "--certificate-identity",
-        SUBJECT,
-        "--certificate-oidc-issuer",
-        ISSUER,
-        "--trusted-root",
-        root,
-        &env.image,
-    ]);
-    assert_success(&out, "keyless verify-attestation");
-    assert_eq!(
-        printed(&out).len(),
-        2,
-        "the bundle and the legacy .att layer both verify"
-    );
-
-    let out = env.run(&[
-        "verify-attestation",
-        "--type",
-        "vuln",
-        "--certificate-identity",
-        "mallory@example.invalid",
-        "--certificate-oidc-issuer",
-        ISSUER,
-        "--trusted-root",
-        root,
-        &env.image,
-    ]);
-    assert_exit(&out, 1, "mallory@example.invalid");
     let out = env.run(&[
         "verify",
         "--certificate-identity",

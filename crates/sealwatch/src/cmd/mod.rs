@@ -10,6 +10,7 @@ pub mod rules;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
+pub mod sign_blob;
 pub mod verify;
 pub mod verify_blob;
 pub mod watch;
