@@ -249,10 +249,12 @@ pub fn metadata_from(
     if image_digest.is_empty() {
         image_digest = ref_digest;
     }
+    // Falco prints the image id shortened to 12 hex digits, like the container id.
     let image_id = status
         .image_ref
         .strip_prefix("sha256:")
         .or_else(|| image_spec.image.strip_prefix("sha256:"))
+        .map(|hex| hex.get(..12).unwrap_or(hex))
         .unwrap_or_default()
         .to_owned();
     let label = |k: &str| status.labels.get(k).and_then(|v| nonempty(v));
@@ -580,7 +582,7 @@ mod tests {
             }),
             created_at: 1_700_000_000_000_000_000,
             image: Some(proto::ImageSpec {
-                image: "sha256:1111".into(),
+                image: "sha256:1111111111111111".into(),
                 user_specified_image: String::new(),
             }),
             image_ref: "registry.example/shop/web@sha256:2222".into(),
@@ -623,7 +625,7 @@ mod tests {
             (m.image_tag.as_str(), m.image_digest.as_str()),
             ("", "sha256:2222")
         );
-        assert_eq!(m.image_id, "1111");
+        assert_eq!(m.image_id, "111111111111");
         assert_eq!(m.name, "web");
         assert_eq!(
             (
