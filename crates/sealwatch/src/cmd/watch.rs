@@ -44,6 +44,18 @@ pub struct WatchArgs {
     /// Live event source: ebpf, cn_proc (exec/fork/exit only) or auto (eBPF, else cn_proc).
     #[arg(long, default_value = "auto", value_parser = ["ebpf", "cn_proc", "auto"], requires = "live")]
     source: String,
+    /// CRI runtime socket asked for container image, name and Kubernetes pod (default: the
+    /// first of /run/containerd/containerd.sock and /var/run/crio/crio.sock that exists).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "live",
+        conflicts_with = "no_cri"
+    )]
+    cri_socket: Option<PathBuf>,
+    /// Do not ask a CRI runtime for container metadata (container ids only).
+    #[arg(long, requires = "live")]
+    no_cri: bool,
     /// Stop live watching after this many seconds (default: until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS", requires = "live")]
     duration: Option<u64>,
@@ -153,6 +165,13 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
             source: args.source.parse().map_err(anyhow::Error::msg)?,
             duration: args.duration.map(std::time::Duration::from_secs),
             hostname,
+            cri_socket: if args.no_cri {
+                None
+            } else {
+                args.cri_socket
+                    .clone()
+                    .or_else(sealwatch_ebpf::cri::find_default_socket)
+            },
         };
         return super::watch_live::run_live(ruleset, sinks, &config, options);
     }
