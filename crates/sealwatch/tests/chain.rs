@@ -205,6 +205,49 @@ fn scan_and_sbom_attest_their_results() {
         report["scanner"]["scanned_at"]
     );
 
+    // Another predicate type: the report itself is the predicate.
+    let custom = "https://sealwatch.example/scan-report/v1";
+    let out = env.run(&[
+        "scan",
+        "--offline",
+        "--db",
+        path_str(&env.db),
+        "--format",
+        "json",
+        "--attest",
+        "--key",
+        path_str(&key),
+        "--attest-type",
+        custom,
+        &image,
+    ]);
+    assert_success(&out, "scan --attest --attest-type URI");
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("report is JSON: {e}"));
+    let statements = env.verified_statements(&public, custom, &image);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["predicate"], report);
+    // A mistyped type name is refused before anything is scanned.
+    let out = env.run(&[
+        "scan",
+        "--offline",
+        "--db",
+        path_str(&env.db),
+        "--attest",
+        "--key",
+        path_str(&key),
+        "--attest-type",
+        "vulm",
+        &image,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--attest-type"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+
     // The SBOM as a CycloneDX attestation.
     let out = env.run(&["sbom", "--attest", "--key", path_str(&key), &image]);
     assert_success(&out, "sbom --attest");
@@ -548,6 +591,59 @@ fn admission_demands_a_signature_and_fresh_clean_scan_evidence() {
             || patch.contains(&format!("team/good@{good_digest}")),
         "{patch}"
     );
+
+    // The verdict admission wrote on the Pod is what `watch` reports for its containers later.
+    let patch: Value =
+        serde_json::from_str(&patch).unwrap_or_else(|e| panic!("patch is JSON: {e}: {patch}"));
+    let verdict = patch
+        .as_array()
+        .and_then(|ops| {
+            ops.iter()
+                .find(|op| op["path"] == "/metadata/annotations/kyverno.io~1verify-images")
+        })
+        .and_then(|op| op["value"].as_str())
+        .unwrap_or_else(|| panic!("no verify-images annotation in {patch}"))
+        .to_owned();
+    if let Some(rules) = sealwatch_test::require_shared("conformance/falco/rules/falco_rules.yaml")
+    {
+        let container = serde_json::json!({"kind": "container", "id": "cccccccccccc",
+            "name": "echo-server", "image": good, "image_digest": good_digest.to_string(),
+            "k8s_pod_annotations": [["kyverno.io/verify-images", verdict]]});
+        let events = format!(
+            "{}\n{container}\n{}\n{}\n{}\n",
+            r#"{"kind":"header","format":"sealwatch-events","version":1,"hostname":"node-1"}"#,
+            r#"{"kind":"process","pid":700,"ppid":1,"name":"runc","exepath":"/usr/bin/runc","container_id":"cccccccccccc"}"#,
+            r#"{"type":"clone","ts":1714564800000000000,"pid":700,"res":701}"#,
+            r#"{"type":"execve","ts":1714564800000100000,"pid":701,"res":0,"proc":{"name":"bash","exepath":"/bin/bash","tty":34816,"user":"root","uid":0}}"#,
+        );
+        let replay = env.path("admitted.jsonl");
+        std::fs::write(&replay, events).unwrap_or_else(|e| panic!("{e}"));
+        // No keys: the signature verdict can only come from the annotation.
+        let out = env.run(&[
+            "watch",
+            "-r",
+            path_str(&rules),
+            "--replay",
+            path_str(&replay),
+            "--output",
+            "json",
+            "--provenance",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let alert: Value = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}")))
+            .find(|a| a["rule"] == "Terminal shell in container")
+            .unwrap_or_else(|| panic!("a shell alert: {}", text(&out.stdout)));
+        assert_eq!(
+            alert["output_fields"]["sealwatch.signature"], "verified",
+            "{alert}"
+        );
+        assert_eq!(
+            alert["output_fields"]["sealwatch.image.digest"],
+            good_digest.to_string()
+        );
+    }
 
     assert_denied(
         &enforce.review(&review, &unsigned),
