@@ -125,7 +125,8 @@ pub(crate) fn attest_pinned(
     pinned: &Reference,
     attestation: AttestOptions,
 ) -> anyhow::Result<u8> {
-    let signed = sealwatch_sign::attest_image_with(client, pinned, identity.signer(), &attestation)?;
+    let signed =
+        sealwatch_sign::attest_image_with(client, pinned, identity.signer(), &attestation)?;
     eprintln!(
         "Pushing attestation to: {} ({} attestation{} now)",
         signed.location,

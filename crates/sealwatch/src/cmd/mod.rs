@@ -6,6 +6,7 @@ pub mod db;
 pub mod inspect;
 pub mod keygen;
 pub mod policy;
+pub mod provenance;
 pub mod rules;
 pub mod sbom;
 pub mod scan;

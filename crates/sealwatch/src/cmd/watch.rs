@@ -101,6 +101,8 @@ pub struct WatchArgs {
     /// Alerts allowed at once above --rate.
     #[arg(long, default_value_t = 1000)]
     max_burst: u32,
+    #[command(flatten)]
+    provenance: super::provenance::ProvenanceArgs,
 }
 
 fn machine_hostname() -> String {
@@ -160,6 +162,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         max_burst: args.max_burst,
     };
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
+    let provenance = args.provenance.cache()?;
     if args.live {
         let options = super::watch_live::LiveOptions {
             source: args.source.parse().map_err(anyhow::Error::msg)?,
@@ -172,6 +175,7 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
                     .clone()
                     .or_else(sealwatch_ebpf::cri::find_default_socket)
             },
+            provenance,
         };
         return super::watch_live::run_live(ruleset, sinks, &config, options);
     }
@@ -197,7 +201,11 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         while let Some(event) = reader.next_event()? {
             events += 1;
             ruleset.matching(&event, |rule| {
-                dispatcher.submit(ruleset.alert(rule, &event, &hostname))
+                let alert = ruleset.alert(rule, &event, &hostname);
+                dispatcher.submit(match &provenance {
+                    Some(cache) => cache.enrich(alert, &event),
+                    None => alert,
+                })
             });
         }
         Ok(())

@@ -12,6 +12,7 @@ use sealwatch_ebpf::source::{error_chain, ActiveSource};
 use sealwatch_ebpf::{LiveConfig, LiveSource, SourceKind};
 use sealwatch_rules::loader::Ruleset;
 use sealwatch_runtime::outputs::{self, Dispatcher, Sink};
+use sealwatch_runtime::provenance::ProvenanceCache;
 
 /// How to run the live source.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct LiveOptions {
     pub hostname: String,
     /// CRI socket for container metadata; None: container ids only.
     pub cri_socket: Option<std::path::PathBuf>,
+    /// Adds image provenance to alerts from containers (`--provenance`).
+    pub provenance: Option<Arc<ProvenanceCache>>,
 }
 
 /// How often the loop wakes to check for signals and the end of `--duration`.
@@ -79,7 +82,11 @@ pub fn run_live(
                 .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
             if let Some(event) = event {
                 ruleset.matching(&event, |rule| {
-                    dispatcher.submit(ruleset.alert(rule, &event, &options.hostname))
+                    let alert = ruleset.alert(rule, &event, &options.hostname);
+                    dispatcher.submit(match &options.provenance {
+                        Some(cache) => cache.enrich(alert, &event),
+                        None => alert,
+                    })
                 });
             }
             let stats = source.stats();
