@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# The whole trust chain on this machine, with no internet access beyond the Debian package archive:
+# build a small distroless-style image from Debian packages, push it to a throwaway local registry,
+# scan it against the sample advisories, attest the scan, sign the image, decide admission for a
+# signed and an unsigned image with a Kyverno policy, and replay a recorded event stream through
+# Falco rules. Everything it starts or writes is removed on exit.
+#
+# Knobs (environment):
+#   SEALWATCH_BIN               use this sealwatch binary instead of building one (tests set it)
+#   SEALWATCH_SKIP_SETUP=1      do not run scripts/setup.sh (the tools are already installed)
+#   SEALWATCH_SAMPLE_ADVISORIES the advisories to scan against (default: data/sample-advisories)
+#   QUICKSTART_DEBS             where downloaded .deb files are kept between runs
+#                               (default: ~/.cache/sealwatch/quickstart-debs)
+#   QUICKSTART_REGISTRY         HOST:PORT of a loopback registry to use instead of starting one
+#                               (the test harness starts and stops its own)
+#   QUICKSTART_KEEP=1           keep the temporary folder (its path is printed) for a look around
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+if [ "${SEALWATCH_SKIP_SETUP:-}" != 1 ]; then
+  # shellcheck source=setup.sh
+  source scripts/setup.sh
+fi
+# shellcheck source=../bench/lib.sh
+source bench/lib.sh # start_registry / stop_registry (by PID)
+# shellcheck source=lib/distroless.sh
+source scripts/lib/distroless.sh
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+ADVISORIES="${SEALWATCH_SAMPLE_ADVISORIES:-$ROOT/data/sample-advisories}"
+if [ ! -d "$ADVISORIES" ]; then
+  echo "error: the sample advisories are missing: $ADVISORIES does not exist" >&2
+  echo "       (set SEALWATCH_SAMPLE_ADVISORIES to a folder of OSV records)" >&2
+  exit 2
+fi
+for tool in docker-registry skopeo apt-get dpkg-deb jq python3 curl; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is missing (run scripts/setup.sh)" >&2; exit 2; }
+done
+
+if [ -n "${SEALWATCH_BIN:-}" ]; then
+  SW=$SEALWATCH_BIN
+else
+  echo "building sealwatch (release) …"
+  cargo build --release --locked -q -p sealwatch
+  SW="$CARGO_TARGET_DIR/release/sealwatch"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/sealwatch-quickstart.XXXXXX")
+cleanup() {
+  stop_registry
+  if [ "${QUICKSTART_KEEP:-}" = 1 ]; then
+    echo "kept $WORK"
+  else
+    rm -rf "$WORK" && echo "removed $WORK"
+  fi
+}
+trap cleanup EXIT
+# Everything sealwatch writes (blob cache, database) stays in the temporary folder.
+export SEALWATCH_CACHE_DIR="$WORK/cache"
+export SEALWATCH_DB="$WORK/db/advisories.redb"
+# A test key's password, fixed so the chain runs unattended; never use it for a real key.
+export COSIGN_PASSWORD="quickstart-only"
+
+step() { printf '\n==> %s\n' "$*"; }
+show() { printf '$ %s\n' "$*" | sed "s|$WORK|\$WORK|g; s|$SW|sealwatch|"; }
+run() { show "$@"; "$@"; }
+
+# ---------------------------------------------------------------------------------------------------
+step "1/7 Build a distroless-style image from Debian packages"
+DEBS="${QUICKSTART_DEBS:-$HOME/.cache/sealwatch/quickstart-debs}"
+PACKAGES=(base-files netbase tzdata ca-certificates libc6 libgcc-s1 "libssl3|libssl3t64")
+echo "apt-get download ${PACKAGES[*]//|/ or } (kept in $DEBS)"
+dl_fetch_debs "$DEBS" "${PACKAGES[@]}"
+LAYOUT="$WORK/layout"
+oci_init "$LAYOUT"
+dl_base_rootfs "$WORK/rootfs/base"
+oci_add_layer "$LAYOUT" "$WORK/rootfs/base"
+for deb in "$DEBS"/*.deb; do
+  name=$(dpkg-deb -f "$deb" Package)
+  dl_package_rootfs "$deb" "$WORK/rootfs/$name"
+  [ "$name" = ca-certificates ] && dl_ca_bundle "$WORK/rootfs/$name"
+  oci_add_layer "$LAYOUT" "$WORK/rootfs/$name"
+  printf '  layer %-16s %s\n' "$name" "$(dpkg-deb -f "$deb" Version)"
+done
+RUNTIME_CONFIG='{"User":"65532:65532","WorkingDir":"/home/nonroot",
+  "Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]}'
+DIGEST=$(oci_commit "$LAYOUT" 1.0 "$RUNTIME_CONFIG")
+# The same layers rebuilt a day later: another digest, which nobody signs.
+UNSIGNED_DIGEST=$(SOURCE_DATE_EPOCH=$((SOURCE_DATE_EPOCH + 86400)) oci_commit "$LAYOUT" 1.0-rc "$RUNTIME_CONFIG")
+echo "image oci:$LAYOUT:1.0  ${#OCI_LAYERS[@]} layers  $DIGEST" | sed "s|$WORK|\$WORK|"
+run "$SW" inspect -q "oci:$LAYOUT:1.0"
+
+# ---------------------------------------------------------------------------------------------------
+step "2/7 Start a throwaway registry on 127.0.0.1 and push the image"
+if [ -n "${QUICKSTART_REGISTRY:-}" ]; then
+  REGISTRY_ADDR=$QUICKSTART_REGISTRY
+  echo "using the registry on $REGISTRY_ADDR"
+else
+  start_registry "$WORK/registry"
+  echo "docker-registry (pid $REGISTRY_PID) on $REGISTRY_ADDR"
+fi
+IMAGE="$REGISTRY_ADDR/quickstart/app"
+oci_push "$LAYOUT" 1.0 "$IMAGE:1.0"
+oci_push "$LAYOUT" 1.0-rc "$IMAGE:1.0-rc"
+echo "pushed $IMAGE:1.0 ($DIGEST)"
+echo "pushed $IMAGE:1.0-rc ($UNSIGNED_DIGEST, the unsigned rebuild)"
+
+# ---------------------------------------------------------------------------------------------------
+step "3/7 Scan it against the sample advisories"
+run "$SW" db import --fresh "$ADVISORIES"
+run "$SW" scan -q "$IMAGE:1.0"
+"$SW" scan -q --format json -o "$WORK/scan.json" "$IMAGE:1.0"
+
+# ---------------------------------------------------------------------------------------------------
+step "4/7 Attest the scan: an in-toto vuln attestation bound to the image digest"
+run "$SW" keygen --output-key-prefix "$WORK/cosign"
+run "$SW" attest --key "$WORK/cosign.key" --type vuln --predicate "$WORK/scan.json" "$IMAGE@$DIGEST"
+run "$SW" verify-attestation --key "$WORK/cosign.pub" --type vuln "$IMAGE@$DIGEST" >/dev/null
+
+# ---------------------------------------------------------------------------------------------------
+step "5/7 Sign the image"
+run "$SW" sign --key "$WORK/cosign.key" "$IMAGE@$DIGEST"
+run "$SW" verify --key "$WORK/cosign.pub" "$IMAGE:1.0" >/dev/null
+
+# ---------------------------------------------------------------------------------------------------
+step "6/7 Admission: the keyed verifyImages policy admits the signed image and denies the unsigned one"
+# The shipped keyed policy, pointed at this registry and this key.
+python3 - "$ROOT/examples/policies/verify-image-signatures-keyed.yaml" "$WORK/cosign.pub" \
+  "$IMAGE" >"$WORK/policy.yaml" <<'PY'
+import re, sys
+policy, public_key, image = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
+policy = policy.replace('"ghcr.io/your-org/*"', f'"{image.rsplit("/", 1)[0]}/*"')
+indent = " " * 22
+key = "".join(f"{indent}{line}\n" for line in public_key.strip().splitlines())
+policy, n = re.subn(r"( *-----BEGIN PUBLIC KEY-----\n)(.*?\n)( *-----END PUBLIC KEY-----\n)",
+                    lambda m: key, policy, flags=re.S)
+if n != 1:
+    sys.exit("the example policy has no single public key block to replace")
+print(policy, end="")
+PY
+pod() {
+  cat >"$WORK/pods/$1.yaml" <<YAML
+apiVersion: v1
+kind: Pod
+metadata: {name: $1, namespace: default}
+spec:
+  containers:
+    - name: app
+      image: $2
+YAML
+}
+mkdir -p "$WORK/pods"
+pod signed "$IMAGE:1.0"
+pod unsigned "$IMAGE:1.0-rc"
+set +e
+run "$SW" policy apply --policy "$WORK/policy.yaml" --resource "$WORK/pods/signed.yaml" \
+  --resource "$WORK/pods/unsigned.yaml"
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "error: expected exactly one denial (exit 1), got exit $status" >&2; exit 2; }
+
+# ---------------------------------------------------------------------------------------------------
+step "7/7 Runtime: replay a recorded event stream through Falco rules"
+# The recording names the image by the registry and digest of this run.
+jq -c --arg image "$IMAGE:1.0" --arg digest "$DIGEST" \
+  'if .kind == "container" then .image = $image | .image_digest = $digest else . end' \
+  examples/events/shell-in-container.jsonl >"$WORK/events.jsonl"
+run "$SW" rules validate examples/rules/shell-in-container.yaml
+set +e
+WATCH=("$SW" watch --rules examples/rules/shell-in-container.yaml --replay "$WORK/events.jsonl"
+  --hostname node-1 --output json)
+show "${WATCH[@]}"
+"${WATCH[@]}" >"$WORK/alerts.jsonl"
+status=$?
+set -e
+[ "$status" -eq 1 ] || { echo "error: expected alerts (exit 1), got exit $status" >&2; exit 2; }
+# Falco's JSON alerts (what falcosidekick receives), one line each: rule, priority, output.
+jq -r '"ALERT \(.rule) [\(.priority)]: \(.output)"' "$WORK/alerts.jsonl"
+
+printf '\n==> Done: built, pushed, scanned, attested, signed, admitted/denied and watched %s\n' "$IMAGE@$DIGEST"
