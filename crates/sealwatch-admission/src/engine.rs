@@ -1,10 +1,11 @@
 //! The admission engine: active policies, verification (cached, single-flight, bounded by the
 //! request's deadline), the decision and its AdmissionReview response.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use sealwatch_policy::model::FailurePolicy;
 use sealwatch_policy::{
     decide, plan, AdmissionRequestView, Decision, PolicySet, VerificationKey, VerificationOutcome,
 };
@@ -12,6 +13,9 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::metrics::Metrics;
+use crate::namespaces::{
+    label_need, policies_with_namespace_selector, LabelNeed, LookupEvent, NamespaceLabels,
+};
 use crate::review::{decision_response, deny_response, Phase, ReviewRequest};
 use crate::verify::{
     verify_with_deadline, CacheConfig, CacheEvent, CacheKey, ImageVerifier, OwnedRequest,
@@ -31,6 +35,8 @@ pub struct Admission {
     policies: RwLock<Arc<ActivePolicies>>,
     verifier: Arc<dyn ImageVerifier>,
     cache: Arc<VerificationCache>,
+    /// Where namespace labels come from (`None`: nowhere, so every lookup fails).
+    namespaces: Option<NamespaceLabels>,
     metrics: Metrics,
 }
 
@@ -51,8 +57,73 @@ impl Admission {
             policies: RwLock::new(Arc::new(ActivePolicies { set, version: 1 })),
             verifier,
             cache: Arc::new(VerificationCache::new(cache)),
+            namespaces: None,
             metrics: Metrics::default(),
         }
+    }
+
+    /// Looks namespace labels up with `namespaces` (for policies with a `namespaceSelector`).
+    /// Without it, such policies see a lookup failure, handled per their `failurePolicy`.
+    pub fn with_namespace_labels(mut self, namespaces: NamespaceLabels) -> Self {
+        self.namespaces = Some(namespaces);
+        self
+    }
+
+    /// Fills in `view.namespace_labels` when a policy needs them. On failure, returns the
+    /// error and whether it blocks: it does when a policy that needs the labels has
+    /// `failurePolicy: Fail` (the same rule as for a verification error); otherwise the
+    /// labels stay unknown (no selector matches) and the error becomes a warning.
+    async fn resolve_namespace_labels(
+        &self,
+        set: &PolicySet,
+        view: &mut AdmissionRequestView<'_>,
+        deadline: Instant,
+    ) -> Option<(String, bool)> {
+        let namespace = match label_need(set, &view.kind, &view.namespace) {
+            LabelNeed::None => return None,
+            LabelNeed::Empty => {
+                view.namespace_labels = Some(BTreeMap::new());
+                return None;
+            }
+            LabelNeed::Lookup(namespace) => namespace,
+        };
+        let (result, event) = match &self.namespaces {
+            Some(namespaces) => namespaces.get(&namespace, deadline).await,
+            None => (
+                Err(crate::Error::NamespaceLookup {
+                    namespace: namespace.clone(),
+                    reason: "no Kubernetes API is configured".into(),
+                }),
+                LookupEvent::Error,
+            ),
+        };
+        self.metrics.namespace_lookup(event);
+        let error = match result {
+            Ok(labels) => {
+                view.namespace_labels = Some(labels);
+                return None;
+            }
+            Err(error) => error,
+        };
+        let needers = policies_with_namespace_selector(set, &view.kind, &view.namespace);
+        let blocking: Vec<String> = needers
+            .iter()
+            .filter(|policy| policy.failure_policy == FailurePolicy::Fail)
+            .map(|policy| policy.qualified_name())
+            .collect();
+        let message = if blocking.is_empty() {
+            let names: Vec<String> = needers.iter().map(|p| p.qualified_name()).collect();
+            format!(
+                "{error}; namespaceSelector of {} not evaluated (failurePolicy Ignore)",
+                names.join(", ")
+            )
+        } else {
+            format!(
+                "{error}; policies {} select namespaces by label and have failurePolicy Fail",
+                blocking.join(", ")
+            )
+        };
+        Some((message, !blocking.is_empty()))
     }
 
     /// The policies in force.
@@ -93,7 +164,7 @@ impl Admission {
         let started = Instant::now();
         self.metrics.request(phase);
         let policies = self.policies();
-        let Some(view) =
+        let Some(mut view) =
             AdmissionRequestView::from_request_json(&review.request, OffsetDateTime::now_utc())
         else {
             let operation = review
@@ -114,8 +185,20 @@ impl Admission {
                 cache_hits: 0,
             };
         };
-        let requests = plan(&policies.set, &view);
         let deadline = started + budget;
+        let namespace_problem = self
+            .resolve_namespace_labels(&policies.set, &mut view, deadline)
+            .await;
+        if let Some((message, true)) = &namespace_problem {
+            self.metrics.decision(phase, false, started.elapsed());
+            return ReviewOutcome {
+                response: deny_response(&review.uid, 500, message, &[]),
+                decision: None,
+                verifications: 0,
+                cache_hits: 0,
+            };
+        }
+        let requests = plan(&policies.set, &view);
         let mut outcomes: HashMap<VerificationKey, VerificationOutcome> = HashMap::new();
         let mut cache_hits = 0;
         let mut pending = tokio::task::JoinSet::new();
@@ -166,7 +249,10 @@ impl Admission {
                 outcomes.insert(key, outcome);
             }
         }
-        let decision = decide(&policies.set, &view, &outcomes);
+        let mut decision = decide(&policies.set, &view, &outcomes);
+        if let Some((message, _)) = namespace_problem {
+            decision.warnings.push(message);
+        }
         let response = decision_response(&review.uid, phase, &decision);
         self.metrics
             .decision(phase, decision.allowed, started.elapsed());
@@ -206,15 +292,22 @@ pub fn create_request_for(object: &Value) -> Value {
 }
 
 /// Evaluates policies against one resource offline: plans, verifies with `verifier` one after
-/// another (no cache), and decides.
+/// another (no cache), and decides. `namespace_labels` are the labels of the resource's
+/// namespace when known (for `namespaceSelector`; unknown labels match no selector).
 pub fn evaluate_offline(
     set: &PolicySet,
     object: &Value,
+    namespace_labels: Option<&BTreeMap<String, String>>,
     verifier: &dyn ImageVerifier,
     timeout: Duration,
 ) -> Option<Decision> {
     let request = create_request_for(object);
-    let view = AdmissionRequestView::from_request_json(&request, OffsetDateTime::now_utc())?;
+    let mut view = AdmissionRequestView::from_request_json(&request, OffsetDateTime::now_utc())?;
+    view.namespace_labels = match label_need(set, &view.kind, &view.namespace) {
+        LabelNeed::None => None,
+        LabelNeed::Empty => Some(BTreeMap::new()),
+        LabelNeed::Lookup(_) => namespace_labels.cloned(),
+    };
     let mut outcomes: HashMap<VerificationKey, VerificationOutcome> = HashMap::new();
     for planned in plan(set, &view) {
         let deadline = Instant::now() + timeout;

@@ -30,6 +30,20 @@ pub enum Error {
     /// The body is not an AdmissionReview v1 request.
     #[error("invalid AdmissionReview: {reason}")]
     InvalidReview { reason: String },
+    /// The Kubernetes API client could not be set up.
+    #[error("Kubernetes API: {reason}")]
+    KubeApi { reason: String },
+    /// The labels of a namespace could not be looked up.
+    #[error("cannot look up the labels of namespace {namespace}: {reason}")]
+    NamespaceLookup { namespace: String, reason: String },
+    /// A Kyverno CLI values file is invalid or uses what sealwatch does not read.
+    #[error("{file}:{line}:{column}: {message}")]
+    Values {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     /// A resource manifest could not be parsed.
     #[error("{file}:{line}:{column}: {message}")]
     Manifest {

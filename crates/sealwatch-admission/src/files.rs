@@ -3,12 +3,15 @@
 //! A folder is read one level deep, skipping names that start with `.`: a ConfigMap volume
 //! keeps its files behind `..data` symlinks, and a recursive walk would load them twice.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use sealwatch_policy::yaml::{Node, NodeValue};
 use sealwatch_policy::{load_policies, Diagnostic, PolicySet, Severity};
 use serde_json::Value;
 
+use crate::namespaces::{namespace_object_labels, Labels, NAME_LABEL};
 use crate::Error;
 
 fn is_manifest(path: &Path) -> bool {
@@ -165,6 +168,165 @@ pub fn parse_resources(file: &str, bytes: &[u8]) -> (Vec<Resource>, Vec<Error>) 
     (resources, errors)
 }
 
+/// Labels per namespace name.
+pub type NamespaceLabelMap = BTreeMap<String, Labels>;
+
+/// The labels of the `Namespace` objects among `resources` (what `kyverno apply` uses for
+/// `namespaceSelector`).
+pub fn namespace_labels_from_resources(resources: &[Resource]) -> NamespaceLabelMap {
+    resources
+        .iter()
+        .filter_map(|resource| namespace_object_labels(&resource.object))
+        .collect()
+}
+
+fn values_error(file: &str, node: &Node, message: String) -> Error {
+    Error::Values {
+        file: file.to_owned(),
+        line: node.pos.line,
+        column: node.pos.column,
+        message,
+    }
+}
+
+fn mapping<'n>(file: &str, node: &'n Node, what: &str) -> Result<&'n [(Node, Node)], Error> {
+    match &node.value {
+        NodeValue::Map(entries) => Ok(entries),
+        _ => Err(values_error(
+            file,
+            node,
+            format!("{what} must be a mapping, found {}", node.type_name()),
+        )),
+    }
+}
+
+fn scalar<'n>(file: &str, node: &'n Node, what: &str) -> Result<&'n str, Error> {
+    match &node.value {
+        NodeValue::Scalar { text, .. } if !node.is_null() => Ok(text),
+        _ => Err(values_error(
+            file,
+            node,
+            format!("{what} must be a string, found {}", node.type_name()),
+        )),
+    }
+}
+
+/// Reads the `namespaceSelector` list of a Kyverno CLI values file (`kyverno apply
+/// --values-file`): `[{name, labels}]`, with or without `apiVersion: cli.kyverno.io/v1alpha1`
+/// and `kind: Values`. The other sections of that file (`policies`, `globalValues`,
+/// `subresources`) set variables that sealwatch's policies cannot use, so they are errors
+/// rather than silently ignored.
+pub fn parse_values_file(file: &str, bytes: &[u8]) -> Result<NamespaceLabelMap, Error> {
+    let text = std::str::from_utf8(bytes).map_err(|e| Error::Values {
+        file: file.to_owned(),
+        line: 1,
+        column: 1,
+        message: format!("file is not UTF-8: {e}"),
+    })?;
+    let (documents, syntax_error) = sealwatch_policy::yaml::parse_stream(text);
+    if let Some(error) = syntax_error {
+        return Err(Error::Values {
+            file: file.to_owned(),
+            line: error.pos.line,
+            column: error.pos.column,
+            message: error.message,
+        });
+    }
+    let mut namespaces = NamespaceLabelMap::new();
+    for document in documents.iter().filter(|d| !d.root.is_null()) {
+        for (key, value) in mapping(file, &document.root, "a values file")? {
+            match scalar(file, key, "a key")? {
+                "apiVersion" => {
+                    let version = scalar(file, value, "apiVersion")?;
+                    if version != "cli.kyverno.io/v1alpha1" {
+                        return Err(values_error(
+                            file,
+                            value,
+                            format!("apiVersion {version:?}, expected cli.kyverno.io/v1alpha1"),
+                        ));
+                    }
+                }
+                "kind" => {
+                    let kind = scalar(file, value, "kind")?;
+                    if kind != "Values" {
+                        return Err(values_error(
+                            file,
+                            value,
+                            format!("kind {kind:?}, expected Values"),
+                        ));
+                    }
+                }
+                "metadata" => {}
+                "namespaceSelector" => {
+                    let NodeValue::Seq(items) = &value.value else {
+                        return Err(values_error(
+                            file,
+                            value,
+                            format!("namespaceSelector must be a list, found {}", value.type_name()),
+                        ));
+                    };
+                    for item in items {
+                        let (name, labels) = namespace_entry(file, item)?;
+                        namespaces.insert(name, labels);
+                    }
+                }
+                other => {
+                    return Err(values_error(
+                        file,
+                        key,
+                        format!(
+                            "{other:?} is not supported: sealwatch reads only namespaceSelector from a values file"
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(namespaces)
+}
+
+fn namespace_entry(file: &str, item: &Node) -> Result<(String, Labels), Error> {
+    let mut name = None;
+    let mut labels = Labels::new();
+    for (key, value) in mapping(file, item, "a namespaceSelector entry")? {
+        match scalar(file, key, "a key")? {
+            "name" => name = Some(scalar(file, value, "name")?.to_owned()),
+            "labels" => {
+                for (label, label_value) in mapping(file, value, "labels")? {
+                    labels.insert(
+                        scalar(file, label, "a label name")?.to_owned(),
+                        scalar(file, label_value, "a label value")?.to_owned(),
+                    );
+                }
+            }
+            other => {
+                return Err(values_error(
+                    file,
+                    key,
+                    format!("unknown field {other:?} in a namespaceSelector entry (name, labels)"),
+                ))
+            }
+        }
+    }
+    let Some(name) = name else {
+        return Err(values_error(
+            file,
+            item,
+            "namespaceSelector entry without a name".into(),
+        ));
+    };
+    labels
+        .entry(NAME_LABEL.to_owned())
+        .or_insert_with(|| name.clone());
+    Ok((name, labels))
+}
+
+/// Reads a values file (see [`parse_values_file`]).
+pub fn load_values_file(path: &Path) -> Result<NamespaceLabelMap, Error> {
+    let bytes = std::fs::read(path).map_err(|e| read_error(path, e))?;
+    parse_values_file(&path.display().to_string(), &bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,5 +363,55 @@ mod tests {
             0,
         );
         check("kind: Pod\n---\nkind: [\n", &[("m.yaml", "Pod")], 1);
+    }
+
+    #[test]
+    fn values_files_give_namespace_labels_or_a_located_error() {
+        let labels = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        };
+        let good = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nnamespaceSelector:\n  - name: prod\n    labels:\n      env: prod\n  - name: bare\n";
+        let parsed = parse_values_file("v.yaml", good.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut expect = NamespaceLabelMap::new();
+        expect.insert(
+            "prod".into(),
+            labels(&[("env", "prod"), (NAME_LABEL, "prod")]),
+        );
+        expect.insert("bare".into(), labels(&[(NAME_LABEL, "bare")]));
+        assert_eq!(parsed, expect);
+        // The older form without apiVersion/kind.
+        let old = "namespaceSelector:\n- name: dev\n  labels: {env: dev}\n";
+        let parsed = parse_values_file("v.yaml", old.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            parsed.get("dev"),
+            Some(&labels(&[("env", "dev"), (NAME_LABEL, "dev")]))
+        );
+        let check_error =
+            |text: &str, expect: &str| match parse_values_file("v.yaml", text.as_bytes()) {
+                Ok(parsed) => panic!("{text}: accepted as {parsed:?}"),
+                Err(error) => assert_eq!(error.to_string(), expect, "{text}"),
+            };
+        check_error(
+            "namespaceSelector:\n  - labels: {env: prod}\n",
+            "v.yaml:2:5: namespaceSelector entry without a name",
+        );
+        check_error(
+            "globalValues:\n  request.operation: CREATE\n",
+            "v.yaml:1:1: \"globalValues\" is not supported: sealwatch reads only namespaceSelector from a values file",
+        );
+        check_error("kind: Test\n", "v.yaml:1:7: kind \"Test\", expected Values");
+        check_error(
+            "namespaceSelector:\n  - name: a\n    labels: [x]\n",
+            "v.yaml:3:13: labels must be a mapping, found list",
+        );
+        match parse_values_file("v.yaml", b"namespaceSelector: [\n") {
+            Err(error @ Error::Values { line: 2, .. }) => {
+                assert!(error.to_string().starts_with("v.yaml:2:"), "{error}")
+            }
+            other => panic!("syntax error not reported at its line: {other:?}"),
+        }
     }
 }

@@ -8,6 +8,8 @@
 //! - [`server`]: HTTPS (hyper 1 + tokio-rustls, HTTP/1.1) with `/mutate`, `/validate`,
 //!   `/healthz`, `/readyz`, `/metrics`, body limits, graceful shutdown and policy reload.
 //! - [`files`]: policy and manifest loading for `serve` and `policy apply`.
+//! - [`namespaces`]: namespace labels for `namespaceSelector` (manifests, values files, and
+//!   a TTL-cached Kubernetes API lookup).
 //!
 //! hyper is used directly rather than axum: five fixed routes do not need a router, and the
 //! webhook's latency budget is in the low milliseconds. The server keeps no state that
@@ -19,6 +21,7 @@ pub mod engine;
 mod error;
 pub mod files;
 pub mod metrics;
+pub mod namespaces;
 pub mod registry;
 pub mod review;
 pub mod server;

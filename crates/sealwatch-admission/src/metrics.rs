@@ -40,6 +40,9 @@ pub struct Metrics {
     verification_errors: AtomicU64,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    namespace_hits: AtomicU64,
+    namespace_misses: AtomicU64,
+    namespace_errors: AtomicU64,
 }
 
 fn add(counter: &AtomicU64) {
@@ -104,6 +107,15 @@ impl Metrics {
 
     pub fn verification_error(&self) {
         add(&self.verification_errors);
+    }
+
+    pub fn namespace_lookup(&self, event: crate::namespaces::LookupEvent) {
+        use crate::namespaces::LookupEvent;
+        add(match event {
+            LookupEvent::Hit => &self.namespace_hits,
+            LookupEvent::Miss => &self.namespace_misses,
+            LookupEvent::Error => &self.namespace_errors,
+        });
     }
 
     pub fn reload(&self, ok: bool) {
@@ -199,6 +211,18 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP sealwatch_admission_verification_errors_total Verifications that ended in an error or timeout.\n# TYPE sealwatch_admission_verification_errors_total counter\nsealwatch_admission_verification_errors_total {}", get(&self.verification_errors));
         let _ = writeln!(out, "# HELP sealwatch_admission_policy_reloads_total Policy folder reloads.\n# TYPE sealwatch_admission_policy_reloads_total counter\nsealwatch_admission_policy_reloads_total{{result=\"ok\"}} {}\nsealwatch_admission_policy_reloads_total{{result=\"failed\"}} {}", get(&self.reloads_ok), get(&self.reloads_failed));
+        let _ = writeln!(out, "# HELP sealwatch_admission_namespace_lookups_total Namespace label lookups (for namespaceSelector) by result.\n# TYPE sealwatch_admission_namespace_lookups_total counter");
+        for (result, counter) in [
+            ("hit", &self.namespace_hits),
+            ("miss", &self.namespace_misses),
+            ("error", &self.namespace_errors),
+        ] {
+            let _ = writeln!(
+                out,
+                "sealwatch_admission_namespace_lookups_total{{result=\"{result}\"}} {}",
+                get(counter)
+            );
+        }
         let _ = writeln!(out, "# HELP sealwatch_admission_policies Policies in the active set.\n# TYPE sealwatch_admission_policies gauge\nsealwatch_admission_policies {policies}");
         out
     }

@@ -101,6 +101,7 @@ fn apply_reports_each_resource_like_admission() {
         let decision = evaluate_offline(
             &loaded.set,
             &resource.object,
+            None,
             &OneSignedImage,
             Duration::from_secs(5),
         )
@@ -127,6 +128,7 @@ fn apply_reports_each_resource_like_admission() {
             evaluate_offline(
                 &loaded.set,
                 &r.object,
+                None,
                 &UnavailableVerifier,
                 Duration::from_secs(5),
             )
@@ -137,4 +139,108 @@ fn apply_reports_each_resource_like_admission() {
         decision.results.first().map(|r| r.status),
         Some(RuleStatus::Error)
     );
+}
+
+/// `namespaceSelector` in `policy apply`: labels from Namespace manifests (and values files)
+/// decide whether the rule applies; a namespace whose labels are unknown matches no selector.
+#[test]
+fn namespace_selector_uses_labels_from_namespace_manifests() {
+    let policy = std::fs::read_to_string(KEYED_POLICY).unwrap_or_else(|e| panic!("{e}"));
+    let policy = policy.replace(
+        "              kinds:\n                - Pod\n",
+        "              kinds:\n                - Pod\n              namespaceSelector:\n                matchLabels:\n                  env: prod\n",
+    );
+    assert!(policy.contains("namespaceSelector"), "policy not rewritten");
+    let (set, diagnostics) = sealwatch_policy::load_policies("selector.yaml", policy.as_bytes());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let manifests = "apiVersion: v1
+kind: Namespace
+metadata: {name: prod, labels: {env: prod}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: dev, labels: {env: dev}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: in-prod, namespace: prod}
+spec: {containers: [{name: app, image: ghcr.io/your-org/other:v1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: in-dev, namespace: dev}
+spec: {containers: [{name: app, image: ghcr.io/your-org/other:v1}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: elsewhere, namespace: unknown}
+spec: {containers: [{name: app, image: ghcr.io/your-org/other:v1}]}
+";
+    let (resources, errors) =
+        sealwatch_admission::files::parse_resources("all.yaml", manifests.as_bytes());
+    assert!(errors.is_empty(), "{errors:?}");
+    let namespaces = sealwatch_admission::files::namespace_labels_from_resources(&resources);
+    assert_eq!(
+        namespaces.keys().collect::<Vec<_>>(),
+        vec!["dev", "prod"],
+        "{namespaces:?}"
+    );
+    // (pod, allowed, rule results): the unsigned image is denied only where the rule applies.
+    let expect = [
+        ("in-prod", false, vec![RuleStatus::Fail]),
+        ("in-dev", true, vec![]),
+        ("elsewhere", true, vec![]),
+    ];
+    for (name, allowed, statuses) in expect {
+        let resource = resources
+            .iter()
+            .find(|r| r.object["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        let namespace = resource.object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or_default();
+        let decision = evaluate_offline(
+            &set,
+            &resource.object,
+            namespaces.get(namespace),
+            &OneSignedImage,
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("{name}: not evaluated"));
+        assert_eq!(decision.allowed, allowed, "{name}: {decision:?}");
+        let got: Vec<RuleStatus> = decision.results.iter().map(|r| r.status).collect();
+        assert_eq!(got, statuses, "{name}");
+    }
+    // The same labels from a Kyverno CLI values file; `NotIn` also matches a namespace whose
+    // labels are known to lack the key.
+    let values = "apiVersion: cli.kyverno.io/v1alpha1
+kind: Values
+namespaceSelector:
+  - name: unknown
+    labels: {team: a}
+";
+    let from_values =
+        sealwatch_admission::files::parse_values_file("values.yaml", values.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    let not_in = policy.replace(
+        "                matchLabels:\n                  env: prod\n",
+        "                matchExpressions:\n                  - {key: env, operator: NotIn, values: [dev]}\n",
+    );
+    let (set, diagnostics) = sealwatch_policy::load_policies("not-in.yaml", not_in.as_bytes());
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    let elsewhere = resources
+        .iter()
+        .find(|r| r.object["metadata"]["name"] == "elsewhere")
+        .unwrap_or_else(|| panic!("elsewhere missing"));
+    for (labels, allowed) in [(from_values.get("unknown"), false), (None, true)] {
+        let decision = evaluate_offline(
+            &set,
+            &elsewhere.object,
+            labels,
+            &OneSignedImage,
+            Duration::from_secs(5),
+        )
+        .unwrap_or_else(|| panic!("not evaluated"));
+        assert_eq!(decision.allowed, allowed, "labels {labels:?}: {decision:?}");
+    }
 }

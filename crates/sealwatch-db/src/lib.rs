@@ -14,12 +14,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use sealwatch_advisory::matching::normalize_name;
 use sealwatch_advisory::osv::Vulnerability;
 use sealwatch_version::Ecosystem;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+
+pub mod artifact;
+pub mod update;
 
 /// Bumped whenever the layout changes; a database from a newer sealwatch is refused, not misread.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -73,6 +79,40 @@ pub enum DbError {
 
     #[error("{path}: nothing to import (expected an OSV zip, a folder of OSV JSON files, or Alpine secdb YAML)")]
     NothingToImport { path: PathBuf },
+
+    /// Something went wrong with what a download source served.
+    #[error("{url}: {source}")]
+    Source {
+        url: String,
+        #[source]
+        source: Box<DbError>,
+    },
+
+    #[error("{url}: download failed: {source}")]
+    Download {
+        url: String,
+        #[source]
+        source: Box<reqwest::Error>,
+    },
+
+    #[error("{url}: the server answered HTTP {status}")]
+    HttpStatus { url: String, status: u16 },
+
+    #[error("{url}: not a usable download URL ({reason})")]
+    BadUrl { url: String, reason: String },
+
+    #[error("unknown OSV ecosystem {name:?} (known: {known})")]
+    UnknownEcosystem { name: String, known: String },
+
+    #[error("{reference}: {source}")]
+    Registry {
+        reference: String,
+        #[source]
+        source: Box<sealwatch_oci::Error>,
+    },
+
+    #[error("{reference}: not a sealwatch database artifact ({reason})")]
+    NotAnArtifact { reference: String, reason: String },
 }
 
 type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -97,6 +137,21 @@ pub struct SourceInfo {
     pub sha256: String,
     pub records: u64,
     pub skipped: u64,
+    /// HTTP validators of a downloaded source, sent back on the next update (`If-None-Match`,
+    /// `If-Modified-Since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// RFC 3339 time this content was downloaded (kept while the server answers "not modified").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<String>,
+    /// The OSV ecosystem a downloaded source holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem: Option<String>,
+    /// File name of the downloaded archive in the database's archive folder (see [`update`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
 }
 
 /// A record or file an import skipped, and why.
@@ -148,7 +203,9 @@ pub fn package_key(ecosystem: &str, name: &str) -> Option<String> {
 /// An open database, for reading.
 pub struct AdvisoryDb {
     path: PathBuf,
-    db: Database,
+    /// Read-only: a scan never writes to the file (so concurrent scans, `db push` and an update's
+    /// "nothing changed" check leave it byte for byte as it was).
+    db: ReadOnlyDatabase,
 }
 
 impl AdvisoryDb {
@@ -158,7 +215,7 @@ impl AdvisoryDb {
                 path: path.to_owned(),
             });
         }
-        let db = Database::open(path).map_err(|e| DbError::NotADatabase {
+        let db = ReadOnlyDatabase::open(path).map_err(|e| DbError::NotADatabase {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
@@ -347,7 +404,14 @@ impl DbWriter {
     /// Store records (replacing records with the same id) and index them by package.
     fn store(&self, records: &[(Vulnerability, Vec<u8>)]) -> Result<()> {
         let err = store_err(&self.temp);
-        let txn = self.db.begin_write().map_err(|e| err(e.into()))?;
+        let mut txn = self.db.begin_write().map_err(|e| err(e.into()))?;
+        // Batches need not reach the disk one by one: `commit` writes the metadata durably, fsyncs the
+        // whole file and only then renames it into place.
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| DbError::NotADatabase {
+                path: self.temp.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         {
             let mut vulns = txn.open_table(VULNS).map_err(|e| err(e.into()))?;
             let mut index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
@@ -413,13 +477,73 @@ impl DbWriter {
     /// Import an OSV zip (`all.zip`), a folder of OSV JSON files, or Alpine secdb YAML (a file or a
     /// folder of them). Records that cannot be read are skipped with a diagnostic; the rest import.
     pub fn import(&mut self, path: &Path) -> Result<Vec<ImportDiagnostic>> {
+        let read = self.read_and_store(path)?;
+        let location = path
+            .canonicalize()
+            .unwrap_or_else(|_| path.to_owned())
+            .display()
+            .to_string();
+        self.record_source(SourceInfo {
+            location,
+            kind: read.kind.into(),
+            imported_at: now_rfc3339(),
+            sha256: read.sha256,
+            records: read.records,
+            skipped: read.diagnostics.len() as u64,
+            etag: None,
+            last_modified: None,
+            fetched_at: None,
+            ecosystem: None,
+            archive: None,
+        });
+        Ok(read.diagnostics)
+    }
+
+    /// Import a downloaded OSV zip as the source `origin` describes (its URL, HTTP validators and content
+    /// hash); `origin.records`, `skipped` and `imported_at` are filled in here.
+    pub fn import_download(
+        &mut self,
+        archive: &Path,
+        mut origin: SourceInfo,
+    ) -> Result<Vec<ImportDiagnostic>> {
+        let read = self
+            .read_and_store(archive)
+            .map_err(|source| DbError::Source {
+                url: origin.location.clone(),
+                source: Box::new(source),
+            })?;
+        origin.kind = "osv-zip".into();
+        origin.imported_at = now_rfc3339();
+        origin.records = read.records;
+        origin.skipped = read.diagnostics.len() as u64;
+        self.record_source(origin);
+        Ok(read.diagnostics)
+    }
+
+    fn record_source(&mut self, info: SourceInfo) {
+        self.sources.retain(|s| s.location != info.location);
+        self.sources.push(info);
+    }
+
+    /// The sources the database will list once committed.
+    pub fn sources(&self) -> &[SourceInfo] {
+        &self.sources
+    }
+
+    /// Read every record of `path` and store them in batches, so memory stays bounded by the batch, not by
+    /// the size of the archive.
+    fn read_and_store(&self, path: &Path) -> Result<ReadSummary> {
         let io = |source| DbError::Io {
             path: path.to_owned(),
             source,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
-        let mut diagnostics = Vec::new();
-        let mut records = Vec::new();
+        let mut batch = Batch {
+            writer: self,
+            records: Vec::new(),
+            diagnostics: Vec::new(),
+            stored: 0,
+        };
         let mut hasher = Sha256::new();
         let kind;
         if meta.is_dir() {
@@ -450,30 +574,29 @@ impl DbWriter {
                 let bytes = read_bounded(&file)?;
                 hasher.update(file.to_string_lossy().as_bytes());
                 hasher.update(&bytes);
-                push_record(
-                    &file.display().to_string(),
-                    bytes,
-                    &mut records,
-                    &mut diagnostics,
-                );
+                batch.push(&file.display().to_string(), bytes)?;
             }
             for file in secdb {
                 let bytes = read_bounded(&file)?;
                 hasher.update(&bytes);
-                import_secdb(&file, &bytes, &mut records, &mut diagnostics)?;
+                import_secdb(&file, &bytes, &mut batch.records, &mut batch.diagnostics)?;
+                batch.flush_if_full()?;
             }
         } else if has_ext(path, &["yaml", "yml"]) {
             kind = "alpine-secdb";
             let bytes = read_bounded(path)?;
             hasher.update(&bytes);
-            import_secdb(path, &bytes, &mut records, &mut diagnostics)?;
+            import_secdb(path, &bytes, &mut batch.records, &mut batch.diagnostics)?;
         } else {
             kind = "osv-zip";
             let file = std::fs::File::open(path).map_err(io)?;
-            let mut archive = zip::ZipArchive::new(file).map_err(|source| DbError::Zip {
-                path: path.to_owned(),
-                source,
-            })?;
+            let mut archive =
+                zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| {
+                    DbError::Zip {
+                        path: path.to_owned(),
+                        source,
+                    }
+                })?;
             for i in 0..archive.len() {
                 let mut member = archive.by_index(i).map_err(|source| DbError::Zip {
                     path: path.to_owned(),
@@ -485,7 +608,7 @@ impl DbWriter {
                 }
                 let name = format!("{}!{member_name}", path.display());
                 if member.size() > MAX_RECORD_BYTES {
-                    diagnostics.push(ImportDiagnostic {
+                    batch.diagnostics.push(ImportDiagnostic {
                         file: name,
                         id: None,
                         message: "record too large".into(),
@@ -501,26 +624,16 @@ impl DbWriter {
                     });
                 }
                 hasher.update(&bytes);
-                push_record(&name, bytes, &mut records, &mut diagnostics);
+                batch.push(&name, bytes)?;
             }
         }
-        self.store(&records)?;
-        let imported_at = now_rfc3339();
-        let location = path
-            .canonicalize()
-            .unwrap_or_else(|_| path.to_owned())
-            .display()
-            .to_string();
-        self.sources.retain(|s| s.location != location);
-        self.sources.push(SourceInfo {
-            location,
-            kind: kind.into(),
-            imported_at: imported_at.clone(),
+        batch.flush()?;
+        Ok(ReadSummary {
+            kind,
             sha256: hex::encode(hasher.finalize()),
-            records: records.len() as u64,
-            skipped: diagnostics.len() as u64,
-        });
-        Ok(diagnostics)
+            records: batch.stored,
+            diagnostics: batch.diagnostics,
+        })
     }
 
     /// Make the new database the live one: fsync, then rename over the old file.
@@ -544,6 +657,46 @@ impl DbWriter {
             source: e.error,
         })?;
         Ok(target)
+    }
+}
+
+/// Records read but not yet stored: at most [`BATCH_RECORDS`] of them are held in memory.
+const BATCH_RECORDS: usize = 2_000;
+
+struct ReadSummary {
+    kind: &'static str,
+    sha256: String,
+    records: u64,
+    diagnostics: Vec<ImportDiagnostic>,
+}
+
+struct Batch<'w> {
+    writer: &'w DbWriter,
+    records: Vec<(Vulnerability, Vec<u8>)>,
+    diagnostics: Vec<ImportDiagnostic>,
+    stored: u64,
+}
+
+impl Batch<'_> {
+    fn push(&mut self, file: &str, bytes: Vec<u8>) -> Result<()> {
+        push_record(file, bytes, &mut self.records, &mut self.diagnostics);
+        self.flush_if_full()
+    }
+
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.records.len() >= BATCH_RECORDS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.records.is_empty() {
+            self.writer.store(&self.records)?;
+            self.stored += self.records.len() as u64;
+            self.records.clear();
+        }
+        Ok(())
     }
 }
 
@@ -638,7 +791,7 @@ fn has_ext(path: &Path, exts: &[&str]) -> bool {
         .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     now.replace_nanosecond(0)
         .unwrap_or(now)

@@ -81,7 +81,7 @@ impl ActiveSource {
     pub fn describe(&self) -> String {
         match self {
             ActiveSource::Ebpf => {
-                "eBPF (exec, fork, exit, open, openat, openat2, creat, connect)".into()
+                "eBPF (execve, execveat, fork, exit, open, openat, openat2, creat, connect, accept, accept4, socket, dup, dup2, dup3, ptrace, link, linkat, symlink, symlinkat, unlink, unlinkat, rename, renameat, renameat2, init_module, finit_module, sendto and sendmsg with a destination)".into()
             }
             ActiveSource::CnProc { ebpf_error } => {
                 let why = ebpf_error
@@ -301,7 +301,9 @@ impl LiveSource {
             | Record::Fork { ts, .. }
             | Record::Exit { ts, .. }
             | Record::Open { ts, .. }
-            | Record::Connect { ts, .. } => *ts = self.wall(*ts),
+            | Record::Connect { ts, .. }
+            | Record::ExecFailed { ts, .. }
+            | Record::Syscall { ts, .. } => *ts = self.wall(*ts),
         }
         r
     }

@@ -471,3 +471,479 @@ fn ebpf_ring_buffer_overflow_is_counted_and_the_source_keeps_working() {
     assert!(source.stats().records > records);
     assert!(source.stats().kernel_drops >= drops);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The other syscalls the stable ruleset looks at. Each test makes a python3 process do the
+// call and checks the event's arguments and fd against what the script did.
+
+/// Runs `code` with python3 (its pid is the process making the calls), reaped in the background.
+fn run_python(code: &str) -> u32 {
+    let mut child = Command::new("python3")
+        .args(["-c", code])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn python3: {e}"));
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    pid
+}
+
+/// The names of the rules `e` fires.
+fn fired(rules: &Ruleset, e: &Event) -> Vec<String> {
+    let mut names = Vec::new();
+    rules.matching(e, |rule| names.push(rule.name.clone()));
+    names
+}
+
+fn of_pid(e: &Event, pid: u32, event_type: &str) -> bool {
+    e.event_type.name() == event_type
+        && e.thread.as_deref().is_some_and(|t| t.pid == i64::from(pid))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("free port: {e}"))
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sealwatch-live-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    dir
+}
+
+#[test]
+fn ebpf_execveat_and_failed_exec() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut source = start(SourceKind::Ebpf);
+    // A failing execve first (the process survives it), then fexecve, which glibc implements
+    // with execveat(fd, "", ..., AT_EMPTY_PATH).
+    let py = run_python(
+        "import os\n\
+         try:\n    os.execv('/nonexistent/sealwatch-nothing', ['x'])\n\
+         except OSError:\n    pass\n\
+         fd = os.open('/bin/sleep', os.O_RDONLY)\n\
+         os.execve(fd, ['sleep', '0.5'], {})\n",
+    );
+    let failed = wait_for(
+        &mut source,
+        "failed execve",
+        |_| {},
+        |e| {
+            // (Spawning python3 itself tried PATH entries that failed too: match the file.)
+            of_pid(e, py, "execve") && e.arg("filename") == Some("/nonexistent/sealwatch-nothing")
+        },
+    );
+    assert_eq!(failed.res, Some(-2));
+    assert_eq!(failed.res_text.as_deref(), Some("ENOENT"));
+    assert_eq!(
+        failed.arg("filename"),
+        Some("/nonexistent/sealwatch-nothing")
+    );
+    assert_eq!(
+        thread(&failed).name,
+        "python3",
+        "the caller keeps its image"
+    );
+    let exec = wait_for(
+        &mut source,
+        "execveat of sleep",
+        |_| {},
+        |e| of_pid(e, py, "execveat"),
+    );
+    let t = thread(&exec);
+    assert_eq!(t.name, "sleep");
+    assert_eq!(t.args, ["0.5"]);
+    assert_eq!(exec.res, Some(0));
+}
+
+#[test]
+fn ebpf_accept_and_connect_name_both_ends() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let port = free_port();
+    let mut source = start(SourceKind::Ebpf);
+    let py = run_python(&format!(
+        "import socket\n\
+         l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+         l.bind(('127.0.0.1', {port})); l.listen(1)\n\
+         c = socket.create_connection(('127.0.0.1', {port}))\n\
+         a, _ = l.accept()\n"
+    ));
+    let mut connect = None;
+    let accept = wait_for(
+        &mut source,
+        "accept",
+        |e| {
+            if of_pid(e, py, "connect") && e.fd.as_ref().is_some_and(|f| f.tuple.is_some()) {
+                connect = Some(e.clone());
+            }
+        },
+        |e| (of_pid(e, py, "accept") || of_pid(e, py, "accept4")) && e.res.is_some_and(|r| r >= 0),
+    );
+    let fd = accept
+        .fd
+        .as_ref()
+        .unwrap_or_else(|| panic!("no fd: {accept:?}"));
+    let tuple = fd.tuple.unwrap_or_else(|| panic!("no tuple: {fd:?}"));
+    let loopback: std::net::IpAddr = [127, 0, 0, 1].into();
+    assert!(tuple.is_server);
+    assert_eq!(tuple.local(), (loopback, port));
+    assert_eq!(tuple.remote().0, loopback);
+    assert_ne!(tuple.remote().1, 0);
+    assert_eq!(fd.num, accept.res.unwrap_or(-1));
+    assert_eq!(fd.fd_type.name(), "ipv4");
+    assert!(fd.connected);
+    assert_eq!(
+        fd.name,
+        format!("127.0.0.1:{}->127.0.0.1:{port}", tuple.remote().1)
+    );
+    assert_eq!(accept.arg("tuple"), Some(fd.name.as_str()));
+    // The client's connect, seen before, names the same connection from its side.
+    let connect = connect.unwrap_or_else(|| panic!("no connect event before the accept"));
+    let cfd = connect.fd.as_ref().unwrap_or_else(|| panic!("no fd"));
+    assert_eq!(cfd.name, fd.name);
+    let ct = cfd.tuple.unwrap_or_else(|| panic!("no tuple"));
+    assert_eq!((ct.local(), ct.is_server), (tuple.remote(), false));
+    assert_eq!(ct.l4proto.name(), "tcp");
+}
+
+#[test]
+fn ebpf_ptrace_requests_fire_the_ptrace_rules() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let Some(rules) = ruleset() else { return };
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut source = start(SourceKind::Ebpf);
+    let py = run_python(
+        "import ctypes, os, signal, time\n\
+         libc = ctypes.CDLL(None, use_errno=True)\n\
+         libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]\n\
+         first = os.fork()\n\
+         if first == 0:\n    libc.ptrace(0, 0, None, None)\n    os._exit(0)\n\
+         os.waitpid(first, 0)\n\
+         child = os.fork()\n\
+         if child == 0:\n    time.sleep(3)\n    os._exit(0)\n\
+         time.sleep(0.2)\n\
+         libc.ptrace(16, child, None, None)\n\
+         os.waitpid(child, 0)\n\
+         libc.ptrace(17, child, None, None)\n\
+         os.kill(child, signal.SIGKILL)\n\
+         os.waitpid(child, 0)\n",
+    );
+    let mut traceme = None;
+    let mut forked = Vec::new();
+    let attach = wait_for(
+        &mut source,
+        "PTRACE_ATTACH",
+        |e| {
+            // (A python3 found through a wrapper script forks before it is python3.)
+            if of_pid(e, py, "clone") && thread(e).name == "python3" {
+                forked.extend(e.res);
+            }
+            if e.event_type.name() == "ptrace" && e.arg("request") == Some("PTRACE_TRACEME") {
+                let parent = e.thread.as_deref().map_or(0, |t| t.ppid);
+                if parent == i64::from(py) {
+                    traceme = Some(e.clone());
+                }
+            }
+        },
+        |e| of_pid(e, py, "ptrace") && e.arg("request") == Some("PTRACE_ATTACH"),
+    );
+    let child: i64 = attach
+        .arg("pid")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid arg: {attach:?}"));
+    assert_eq!(attach.res, Some(0), "{attach:?}");
+    assert!(fired(&rules, &attach).contains(&"PTRACE attached to process".to_owned()));
+    let traceme = traceme.unwrap_or_else(|| panic!("no PTRACE_TRACEME from the child"));
+    // Both are the script's children: the first asked to be traced, the second was attached.
+    assert_eq!(forked.len(), 2, "{forked:?}");
+    assert_eq!((thread(&traceme).pid, child), (forked[0], forked[1]));
+    assert!(fired(&rules, &traceme).contains(&"PTRACE anti-debug attempt".to_owned()));
+}
+
+#[test]
+fn ebpf_link_symlink_rename_unlink_arguments() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let Some(rules) = ruleset() else { return };
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("links");
+    let d = dir.display();
+    let mut source = start(SourceKind::Ebpf);
+    let py = run_python(&format!(
+        "import os\n\
+         dfd = os.open('{d}', os.O_RDONLY)\n\
+         os.symlink('/etc/shadow', '{d}/s1')\n\
+         os.symlink('/etc/shadow', 's2', dir_fd=dfd)\n\
+         open('{d}/f', 'w').close()\n\
+         os.link('{d}/f', 'h1', src_dir_fd=dfd, dst_dir_fd=dfd)\n\
+         os.rename('{d}/h1', '{d}/h2')\n\
+         os.rename('h2', 'h3', src_dir_fd=dfd, dst_dir_fd=dfd)\n\
+         os.unlink('{d}/h3')\n\
+         os.unlink('s2', dir_fd=dfd)\n\
+         try:\n    os.link('/etc/shadow', '{d}/h4')\n\
+         except OSError:\n    pass\n"
+    ));
+    let mut seen: Vec<Event> = Vec::new();
+    wait_for(
+        &mut source,
+        "the last link",
+        |e| {
+            if e.thread.as_deref().is_some_and(|t| t.pid == i64::from(py)) {
+                seen.push(e.clone());
+            }
+        },
+        |e| {
+            (of_pid(e, py, "link") || of_pid(e, py, "linkat"))
+                && e.arg("oldpath") == Some("/etc/shadow")
+        },
+    );
+    let find = |ty: &str| {
+        seen.iter()
+            .find(|e| e.event_type.name() == ty)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {ty} event among {:?}",
+                    seen.iter().map(|e| e.event_type.name()).collect::<Vec<_>>()
+                )
+            })
+    };
+    let symlink = find("symlink");
+    assert_eq!(symlink.arg("target"), Some("/etc/shadow"));
+    assert_eq!(symlink.arg("linkpath"), Some(format!("{d}/s1").as_str()));
+    assert_eq!(symlink.res, Some(0));
+    assert!(fired(&rules, symlink).contains(&"Create Symlink Over Sensitive Files".to_owned()));
+    let symlinkat = find("symlinkat");
+    assert_eq!(symlinkat.arg("linkpath"), Some("s2"));
+    assert_ne!(
+        symlinkat.arg("linkdirfd"),
+        Some("-100"),
+        "a real directory fd"
+    );
+    let linkat = find("linkat");
+    assert_eq!(linkat.arg("oldpath"), Some(format!("{d}/f").as_str()));
+    assert_eq!(linkat.arg("newpath"), Some("h1"));
+    let rename = find("rename");
+    assert_eq!(rename.arg("oldpath"), Some(format!("{d}/h1").as_str()));
+    assert_eq!(rename.arg("newpath"), Some(format!("{d}/h2").as_str()));
+    let renameat = find("renameat");
+    assert_eq!(
+        (renameat.arg("oldpath"), renameat.arg("newpath")),
+        (Some("h2"), Some("h3"))
+    );
+    let unlink = find("unlink");
+    assert_eq!(unlink.arg("path"), Some(format!("{d}/h3").as_str()));
+    let unlinkat = find("unlinkat");
+    assert_eq!(
+        (unlinkat.arg("name"), unlinkat.arg("flags")),
+        (Some("s2"), Some("0"))
+    );
+    let hard = seen.last().unwrap_or_else(|| panic!("no events"));
+    assert!(fired(&rules, hard).contains(&"Create Hardlink Over Sensitive Files".to_owned()));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ebpf_packet_socket_and_dup_to_network_in_container() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let Some(rules) = ruleset() else { return };
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = listener
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut source = start(SourceKind::Ebpf);
+    let container = FakeContainer::create();
+    // A reverse-shell pattern: connect, then duplicate the socket onto stdin and stdout.
+    let code = format!(
+        "import ctypes, os, socket\n\
+         libc = ctypes.CDLL(None)\n\
+         p = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)\n\
+         c = socket.create_connection(('127.0.0.1', {port}))\n\
+         libc.dup(c.fileno())\n\
+         libc.dup2(c.fileno(), 1)\n\
+         os.dup2(c.fileno(), 0, inheritable=False)\n"
+    );
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec python3 -c \"$0\"",
+        container.scope.display()
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script, &code])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let py = child.id();
+    let mut seen: Vec<Event> = Vec::new();
+    wait_for(
+        &mut source,
+        "dup3 onto stdin",
+        |e| {
+            // Only python's calls: the shell before it redirects with dup2 too.
+            if e.thread
+                .as_deref()
+                .is_some_and(|t| t.pid == i64::from(py) && t.name == "python3")
+            {
+                seen.push(e.clone());
+            }
+        },
+        |e| of_pid(e, py, "dup3") && thread(e).name == "python3",
+    );
+    let _ = child.wait();
+    let find = |ty: &str| {
+        seen.iter()
+            .find(|e| e.event_type.name() == ty)
+            .unwrap_or_else(|| panic!("no {ty} event"))
+    };
+    let socket = find("socket");
+    assert_eq!(socket.arg("domain"), Some("AF_PACKET"));
+    // The type is printed as the number passed, flags included (python adds SOCK_CLOEXEC).
+    let sock_type: i32 = socket
+        .arg("type")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(-1);
+    assert_eq!(sock_type & 0xf, libc::SOCK_RAW, "{socket:?}");
+    assert!(socket.res.is_some_and(|r| r >= 0), "{socket:?}");
+    assert_eq!(thread(socket).container_id, container.short_id());
+    assert!(fired(&rules, socket).contains(&"Packet socket created in container".to_owned()));
+    let want_name = format!("->127.0.0.1:{port}");
+    let dup = find("dup");
+    assert_eq!(
+        dup.arg("oldfd"),
+        find("connect")
+            .fd
+            .as_ref()
+            .map(|f| f.num.to_string())
+            .as_deref()
+    );
+    let dup2 = find("dup2");
+    assert_eq!((dup2.res, dup2.arg("newfd")), (Some(1), Some("1")));
+    let dup3 = find("dup3");
+    assert_eq!(
+        (dup3.res, dup3.arg("flags")),
+        (Some(0), Some("O_RDONLY|O_CLOEXEC"))
+    );
+    for e in [dup, dup2, dup3] {
+        let fd = e.fd.as_ref().unwrap_or_else(|| panic!("no fd: {e:?}"));
+        assert_eq!(fd.fd_type.name(), "ipv4", "{e:?}");
+        assert!(fd.name.ends_with(&want_name), "{}", fd.name);
+        assert_eq!(fd.tuple.map(|t| t.l4proto.name()), Some("tcp"));
+    }
+    let redirect = "Redirect STDOUT/STDIN to Network Connection in Container".to_owned();
+    assert!(fired(&rules, dup2).contains(&redirect));
+    assert!(fired(&rules, dup3).contains(&redirect));
+    assert!(
+        !fired(&rules, dup).contains(&redirect),
+        "dup returned a descriptor above 2"
+    );
+    drop(listener);
+}
+
+#[test]
+fn ebpf_module_loading_calls_are_seen_even_when_refused() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut source = start(SourceKind::Ebpf);
+    // Invalid arguments (a NULL image, fd -1): the kernel refuses, the hook still sees the call.
+    let py = run_python(
+        "import ctypes\n\
+         libc = ctypes.CDLL(None)\n\
+         libc.syscall(175, None, 0, b'sealwatch=1')\n\
+         libc.syscall(313, -1, b'sealwatch=2', 0)\n",
+    );
+    let mut init = None;
+    let finit = wait_for(
+        &mut source,
+        "finit_module",
+        |e| {
+            if of_pid(e, py, "init_module") {
+                init = Some(e.clone());
+            }
+        },
+        |e| of_pid(e, py, "finit_module"),
+    );
+    let init = init.unwrap_or_else(|| panic!("no init_module event"));
+    assert!(init.res.is_some_and(|r| r < 0), "{init:?}");
+    assert_eq!(
+        (init.arg("uargs"), init.arg("length")),
+        (Some("sealwatch=1"), Some("0"))
+    );
+    assert!(finit.res.is_some_and(|r| r < 0), "{finit:?}");
+    assert_eq!(
+        (finit.arg("uargs"), finit.arg("fd")),
+        (Some("sealwatch=2"), Some("-1"))
+    );
+}
+
+#[test]
+fn ebpf_sendto_and_sendmsg_with_a_destination() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let receiver = std::net::UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let port = receiver
+        .local_addr()
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut source = start(SourceKind::Ebpf);
+    // A connected send names no destination: it is not followed. Then two addressed sends.
+    let py = run_python(&format!(
+        "import socket\n\
+         k = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         k.connect(('127.0.0.1', {port})); k.send(b'connected')\n\
+         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+         s.sendto(b'abc', ('127.0.0.1', {port}))\n\
+         s.sendmsg([b'defg'], [], 0, ('127.0.0.1', {port}))\n"
+    ));
+    let mut sends: Vec<Event> = Vec::new();
+    wait_for(
+        &mut source,
+        "sendmsg",
+        |e| {
+            if of_pid(e, py, "sendto") || of_pid(e, py, "sendmsg") {
+                sends.push(e.clone());
+            }
+        },
+        |e| of_pid(e, py, "sendmsg"),
+    );
+    assert_eq!(sends.len(), 2, "only the addressed sends: {sends:#?}");
+    let (sendto, sendmsg) = (&sends[0], &sends[1]);
+    assert_eq!(sendto.event_type.name(), "sendto");
+    assert_eq!((sendto.res, sendto.arg("size")), (Some(3), Some("3")));
+    assert_eq!(sendmsg.res, Some(4));
+    for e in [sendto, sendmsg] {
+        let fd = e.fd.as_ref().unwrap_or_else(|| panic!("no fd: {e:?}"));
+        let t = fd.tuple.unwrap_or_else(|| panic!("no tuple"));
+        assert_eq!(t.l4proto.name(), "udp");
+        assert_eq!(t.remote(), ([127, 0, 0, 1].into(), port));
+        assert!(!fd.connected && fd.name_changed, "{fd:?}");
+        assert!(
+            fd.name.ends_with(&format!("->127.0.0.1:{port}")),
+            "{}",
+            fd.name
+        );
+    }
+    drop(receiver);
+}

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub mod http;
 #[cfg(feature = "oci")]
 pub mod push;
 pub mod registry;

@@ -210,3 +210,79 @@ fn keyed_policy_admits_signed_and_denies_unsigned_images() {
             || String::from_utf8_lossy(&out.stderr).contains("broken.yaml:5:3")
     );
 }
+
+/// `namespaceSelector` needs namespace labels: `policy apply` takes them from `Namespace` objects
+/// among the resources and from a Kyverno CLI values file. The image lives on a closed loopback
+/// port, so a rule that applies ends in a verification error (denied, exit 1) and a rule that
+/// does not apply prints nothing for the Pod (exit 0); no registry is needed to tell them apart.
+#[test]
+fn policy_apply_reads_namespace_labels_from_manifests_and_values_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let policy = d.join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: prod-only\nspec:\n  rules:\n    - name: verify-in-prod\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n              namespaceSelector:\n                matchLabels: {env: prod}\n      verifyImages:\n        - imageReferences: ['127.0.0.1:9/*']\n          failureAction: Enforce\n          attestors:\n            - entries:\n                - keys:\n                    rekor: {ignoreTlog: true}\n                    publicKeys: |-\n                      -----BEGIN PUBLIC KEY-----\n                      MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEvwCAFUj8qi04VPWd1HQ8yeQjvsoj\n                      kBToZDx6jIW2Vyk9dA6EjLbtU79o1xs+5yIbFeFg0fttu/+GNV2CykBdkQ==\n                      -----END PUBLIC KEY-----\n",
+    )
+    .expect("write policy");
+    let pod_in = |namespace: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: app, namespace: {namespace}}}\nspec:\n  containers:\n    - {{name: app, image: '127.0.0.1:9/team/app:v1'}}\n")
+    };
+    let namespace = |name: &str, env: &str| {
+        format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {name}, labels: {{env: {env}}}}}\n---\n")
+    };
+    let apply = |resources: &str, values: Option<&str>| {
+        let resource = d.join("resources.yaml");
+        std::fs::write(&resource, resources).expect("write resources");
+        let mut args = vec![
+            "policy".to_owned(),
+            "apply".into(),
+            "--timeout".into(),
+            "5".into(),
+            "--policy".into(),
+            policy.display().to_string(),
+            "--resource".into(),
+            resource.display().to_string(),
+        ];
+        if let Some(values) = values {
+            let file = d.join("values.yaml");
+            std::fs::write(&file, values).expect("write values");
+            args.extend(["--values-file".into(), file.display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = sealwatch(d, &args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    // Labelled prod by its Namespace manifest: the rule applies.
+    let (code, stdout, _) = apply(&(namespace("shop", "prod") + &pod_in("shop")), None);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("ERROR: Pod/shop/app prod-only/verify-in-prod"),
+        "{stdout}"
+    );
+    // Labelled dev: it does not.
+    let (code, stdout, _) = apply(&(namespace("shop", "dev") + &pod_in("shop")), None);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(!stdout.contains("verify-in-prod"), "{stdout}");
+    // Unknown labels: no selector matches, and stderr says why.
+    let (code, stdout, stderr) = apply(&pod_in("shop"), None);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stderr.contains("labels of namespace shop are unknown"),
+        "{stderr}"
+    );
+    // A values file gives the labels (and overrides a Namespace manifest).
+    let values = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Values\nnamespaceSelector:\n  - name: shop\n    labels:\n      env: prod\n";
+    let (code, stdout, _) = apply(&(namespace("shop", "dev") + &pod_in("shop")), Some(values));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("ERROR: Pod/shop/app"), "{stdout}");
+    // A values file with a section sealwatch does not read: exit 2, file:line:column.
+    let (code, _, stderr) = apply(&pod_in("shop"), Some("policies:\n  - name: x\n"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("values.yaml:1:1:"), "{stderr}");
+}

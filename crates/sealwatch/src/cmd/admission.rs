@@ -1,13 +1,17 @@
 //! `sealwatch admission serve`: the Kyverno-compatible admission webhook over HTTPS.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use sealwatch_admission::files::load_policy_path;
+use sealwatch_admission::namespaces::{
+    policies_selecting_namespaces, KubeApiConfig, KubeApiNamespaces, NamespaceLabels,
+    SERVICE_ACCOUNT_DIR,
+};
 use sealwatch_admission::server::{load_tls, log};
 use sealwatch_admission::{Admission, CacheConfig, RegistryVerifier, ServerConfig, Webhook};
 use sealwatch_oci::registry::{RegistryClient, RegistryOptions};
@@ -65,12 +69,26 @@ struct ServeArgs {
     /// Verification cache entries.
     #[arg(long, default_value_t = 1000)]
     cache_size: usize,
-    /// Verification cache lifetime, seconds.
+    /// Verification cache lifetime, seconds; 0 turns caching off, so every review verifies
+    /// against the registry (for measuring the uncached path).
     #[arg(long, default_value_t = 3600)]
     cache_ttl: u64,
     /// How often to look for policy changes, seconds.
     #[arg(long, default_value_t = 3)]
     reload_interval: u64,
+    /// Kubernetes API server for namespace labels (`namespaceSelector`), https://HOST:PORT.
+    /// Default: in a Pod, from KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT.
+    #[arg(long, value_name = "URL")]
+    kube_api: Option<String>,
+    /// Service-account token for the Kubernetes API (re-read on every lookup).
+    #[arg(long, value_name = "FILE", default_value_os_t = PathBuf::from(SERVICE_ACCOUNT_DIR).join("token"))]
+    kube_token: PathBuf,
+    /// CA bundle of the Kubernetes API server, PEM.
+    #[arg(long, value_name = "FILE", default_value_os_t = PathBuf::from(SERVICE_ACCOUNT_DIR).join("ca.crt"))]
+    kube_ca: PathBuf,
+    /// How long looked-up namespace labels are used, seconds.
+    #[arg(long, default_value_t = 30)]
+    namespace_label_ttl: u64,
     /// Don't log one JSON line per review (errors and reloads are still logged).
     #[arg(long)]
     quiet: bool,
@@ -98,14 +116,55 @@ fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let tls = load_tls(&args.tls_cert, &args.tls_key)?;
     let verifier = Arc::new(RegistryVerifier::new(args.registry.client()?));
     let policies = loaded.set.policies.len();
-    let admission = Arc::new(Admission::new(
+    let selector_policies: Vec<String> = policies_selecting_namespaces(&loaded.set)
+        .iter()
+        .map(|p| p.qualified_name())
+        .collect();
+    let mut admission = Admission::new(
         loaded.set,
         verifier,
         CacheConfig {
             capacity: args.cache_size,
             ttl: Duration::from_secs(args.cache_ttl),
         },
-    ));
+    );
+    let kube = match &args.kube_api {
+        Some(server) => Some(KubeApiConfig {
+            server: server.trim_end_matches('/').to_owned(),
+            token_file: args.kube_token.clone(),
+            ca_file: args.kube_ca.clone(),
+            timeout: Duration::from_secs(5),
+        }),
+        None => KubeApiConfig::in_cluster(
+            |name| std::env::var(name).ok(),
+            Path::new(SERVICE_ACCOUNT_DIR),
+        )
+        .map(|config| KubeApiConfig {
+            token_file: args.kube_token.clone(),
+            ca_file: args.kube_ca.clone(),
+            ..config
+        }),
+    };
+    match kube {
+        Some(config) => {
+            let server = config.server.clone();
+            let lookup = KubeApiNamespaces::new(config)
+                .with_context(|| format!("setting up the Kubernetes API client for {server}"))?;
+            admission = admission.with_namespace_labels(NamespaceLabels::new(
+                Box::new(lookup),
+                Duration::from_secs(args.namespace_label_ttl),
+                10_000,
+            ));
+            log("info", "namespace labels from the Kubernetes API", serde_json::json!({"server": server}));
+        }
+        None if !selector_policies.is_empty() => log(
+            "warn",
+            "no Kubernetes API (not in a Pod and no --kube-api): namespaceSelector lookups fail, per failurePolicy",
+            serde_json::json!({"policies": selector_policies}),
+        ),
+        None => {}
+    }
+    let admission = Arc::new(admission);
     let config = ServerConfig {
         listen: args.listen,
         max_body_bytes: args.max_body_bytes,

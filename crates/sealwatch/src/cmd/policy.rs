@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
-use sealwatch_admission::files::{load_policy_path, load_resources};
+use sealwatch_admission::files::{
+    load_policy_path, load_resources, load_values_file, namespace_labels_from_resources,
+};
+use sealwatch_admission::namespaces::{label_need, LabelNeed};
 use sealwatch_admission::{evaluate_offline, RegistryVerifier};
 use sealwatch_policy::{PolicySet, RuleStatus};
 use serde_json::{json, Value};
@@ -40,6 +43,10 @@ struct ApplyArgs {
     /// Resource manifest file or folder, YAML or JSON (repeatable).
     #[arg(long, value_name = "FILE_OR_DIR", required = true)]
     resource: Vec<PathBuf>,
+    /// Kyverno CLI values file; its `namespaceSelector: [{name, labels}]` gives namespace
+    /// labels (besides `Namespace` objects among the resources, which it overrides).
+    #[arg(long, value_name = "FILE")]
+    values_file: Option<PathBuf>,
     /// Time allowed for one image verification, seconds.
     #[arg(long, default_value_t = 30)]
     timeout: u64,
@@ -89,21 +96,37 @@ fn apply(args: ApplyArgs) -> anyhow::Result<u8> {
     if policy_errors || resource_errors {
         bail!("policy or resource errors (listed above)");
     }
+    let mut namespaces = namespace_labels_from_resources(&resources);
+    if let Some(values) = &args.values_file {
+        namespaces.extend(load_values_file(values)?);
+    }
     let verifier = RegistryVerifier::new(args.registry.client()?);
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut counts = [0usize; 5];
     let mut denied = 0;
     let mut report = Vec::new();
     for resource in &resources {
-        let Some(decision) = evaluate_offline(&set, &resource.object, &verifier, timeout) else {
-            continue;
-        };
         let object = &resource.object;
         let text = |pointer: &str| {
             object
                 .pointer(pointer)
                 .and_then(Value::as_str)
                 .unwrap_or("")
+        };
+        let labels = namespaces.get(text("/metadata/namespace"));
+        if labels.is_none() {
+            if let LabelNeed::Lookup(namespace) =
+                label_need(&set, text("/kind"), text("/metadata/namespace"))
+            {
+                eprintln!(
+                    "{}: labels of namespace {namespace} are unknown (no Namespace manifest or \
+                     --values-file entry); no namespaceSelector matches it",
+                    resource.source
+                );
+            }
+        }
+        let Some(decision) = evaluate_offline(&set, object, labels, &verifier, timeout) else {
+            continue;
         };
         let name = match text("/metadata/namespace") {
             "" => format!("{}/{}", text("/kind"), text("/metadata/name")),
