@@ -66,18 +66,20 @@ export COSIGN_PASSWORD="quickstart-only"
 step() { printf '\n==> %s\n' "$*"; }
 show() { printf '$ %s\n' "$*" | sed "s|$WORK|\$WORK|g; s|$SW|sealwatch|"; }
 run() { show "$@"; "$@"; }
+run_to() { local out=$1; shift; show "$@"; "$@" >"$out"; } # run, stdout into a file
 
 # ---------------------------------------------------------------------------------------------------
 step "1/7 Build a distroless-style image from Debian packages"
 DEBS="${QUICKSTART_DEBS:-$HOME/.cache/sealwatch/quickstart-debs}"
 PACKAGES=(base-files netbase tzdata ca-certificates libc6 libgcc-s1 "libssl3|libssl3t64")
 echo "apt-get download ${PACKAGES[*]//|/ or } (kept in $DEBS)"
+DL_DEBS=()
 dl_fetch_debs "$DEBS" "${PACKAGES[@]}"
 LAYOUT="$WORK/layout"
 oci_init "$LAYOUT"
 dl_base_rootfs "$WORK/rootfs/base"
 oci_add_layer "$LAYOUT" "$WORK/rootfs/base"
-for deb in "$DEBS"/*.deb; do
+for deb in "${DL_DEBS[@]}"; do
   name=$(dpkg-deb -f "$deb" Package)
   dl_package_rootfs "$deb" "$WORK/rootfs/$name"
   [ "$name" = ca-certificates ] && dl_ca_bundle "$WORK/rootfs/$name"
@@ -108,38 +110,56 @@ echo "pushed $IMAGE:1.0 ($DIGEST)"
 echo "pushed $IMAGE:1.0-rc ($UNSIGNED_DIGEST, the unsigned rebuild)"
 
 # ---------------------------------------------------------------------------------------------------
-step "3/7 Scan it against the sample advisories"
+step "3/7 Scan it against the sample advisories, and sign the result as evidence (scan --attest)"
 run "$SW" db import --fresh "$ADVISORIES"
-run "$SW" scan -q "$IMAGE:1.0"
-"$SW" scan -q --format json -o "$WORK/scan.json" "$IMAGE:1.0"
+# Two test keys: the scanner's (vuln attestations) and the CI's (image signatures), as a pipeline
+# would hold them.
+run "$SW" keygen --output-key-prefix "$WORK/scanner"
+run "$SW" keygen --output-key-prefix "$WORK/ci"
+run "$SW" scan -q --attest --key "$WORK/scanner.key" "$IMAGE:1.0"
 
 # ---------------------------------------------------------------------------------------------------
-step "4/7 Attest the scan: an in-toto vuln attestation bound to the image digest"
-run "$SW" keygen --output-key-prefix "$WORK/cosign"
-run "$SW" attest --key "$WORK/cosign.key" --type vuln --predicate "$WORK/scan.json" "$IMAGE@$DIGEST"
-run "$SW" verify-attestation --key "$WORK/cosign.pub" --type vuln "$IMAGE@$DIGEST" >/dev/null
+step "4/7 Check the evidence: the vuln attestation verifies against the scanner's key"
+run_to "$WORK/attestations.json" \
+  "$SW" verify-attestation --key "$WORK/scanner.pub" --type vuln "$IMAGE@$DIGEST"
+# What admission will read from it: who scanned, with which database, when, and what was found.
+jq -r '.payload | @base64d | fromjson as $statement
+  | $statement.predicate as $v
+  | "subject   \($statement.subject[0].name)@sha256:\($statement.subject[0].digest.sha256)",
+    "scanner   \($v.scanner.uri)",
+    "database  \($v.scanner.db.uri), built \($v.scanner.db.version)",
+    "scanned   \($v.metadata.scanStartedOn) .. \($v.metadata.scanFinishedOn)",
+    "findings  \([$v.scanner.result.results[]?.vulnerabilities[]?] | length)"' "$WORK/attestations.json"
 
 # ---------------------------------------------------------------------------------------------------
-step "5/7 Sign the image"
-run "$SW" sign --key "$WORK/cosign.key" "$IMAGE@$DIGEST"
-run "$SW" verify --key "$WORK/cosign.pub" "$IMAGE:1.0" >/dev/null
+step "5/7 Sign the image with the CI key"
+run "$SW" sign --key "$WORK/ci.key" "$IMAGE@$DIGEST"
+run "$SW" verify --key "$WORK/ci.pub" "$IMAGE:1.0" >/dev/null
 
 # ---------------------------------------------------------------------------------------------------
-step "6/7 Admission: the keyed verifyImages policy admits the signed image and denies the unsigned one"
-# The shipped keyed policy, pointed at this registry and this key.
-python3 - "$ROOT/examples/policies/verify-image-signatures-keyed.yaml" "$WORK/cosign.pub" \
-  "$IMAGE" >"$WORK/policy.yaml" <<'PY'
+step "6/7 Admission: Kyverno policies admit the signed, scanned image and deny the unsigned rebuild"
+# The shipped keyed policies, pointed at this registry and these keys: the seed's signature check,
+# and the evidence policy (signed by CI and a fresh vuln attestation without fixable CRITICALs).
+template_policy() {
+  python3 - "$IMAGE" "$@" <<'PY'
 import re, sys
-policy, public_key, image = open(sys.argv[1]).read(), open(sys.argv[2]).read(), sys.argv[3]
-policy = policy.replace('"ghcr.io/your-org/*"', f'"{image.rsplit("/", 1)[0]}/*"')
-indent = " " * 22
-key = "".join(f"{indent}{line}\n" for line in public_key.strip().splitlines())
-policy, n = re.subn(r"( *-----BEGIN PUBLIC KEY-----\n)(.*?\n)( *-----END PUBLIC KEY-----\n)",
-                    lambda m: key, policy, flags=re.S)
-if n != 1:
-    sys.exit("the example policy has no single public key block to replace")
+image, policy_file, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+policy = open(policy_file).read().replace('"ghcr.io/your-org/*"', f'"{image.rsplit("/", 1)[0]}/*"')
+blocks = list(re.finditer(r"( *)-----BEGIN PUBLIC KEY-----\n.*?-----END PUBLIC KEY-----\n", policy, flags=re.S))
+if len(blocks) != len(keys):
+    sys.exit(f"{policy_file}: {len(blocks)} public key blocks, expected {len(keys)}")
+for block, key_file in reversed(list(zip(blocks, keys))):
+    indent = block.group(1)
+    pem = "".join(f"{indent}{line}\n" for line in open(key_file).read().strip().splitlines())
+    policy = policy[:block.start()] + pem + policy[block.end():]
 print(policy, end="")
 PY
+}
+mkdir -p "$WORK/policies"
+template_policy examples/policies/verify-image-signatures-keyed.yaml "$WORK/ci.pub" \
+  >"$WORK/policies/verify-image-signatures-keyed.yaml"
+template_policy examples/policies/require-fresh-clean-vuln-attestation-keyed.yaml "$WORK/ci.pub" \
+  "$WORK/scanner.pub" >"$WORK/policies/require-fresh-clean-vuln-attestation-keyed.yaml"
 pod() {
   cat >"$WORK/pods/$1.yaml" <<YAML
 apiVersion: v1
@@ -155,7 +175,7 @@ mkdir -p "$WORK/pods"
 pod signed "$IMAGE:1.0"
 pod unsigned "$IMAGE:1.0-rc"
 set +e
-run "$SW" policy apply --policy "$WORK/policy.yaml" --resource "$WORK/pods/signed.yaml" \
+run "$SW" policy apply --policy "$WORK/policies" --resource "$WORK/pods/signed.yaml" \
   --resource "$WORK/pods/unsigned.yaml"
 status=$?
 set -e
@@ -169,10 +189,8 @@ jq -c --arg image "$IMAGE:1.0" --arg digest "$DIGEST" \
   examples/events/shell-in-container.jsonl >"$WORK/events.jsonl"
 run "$SW" rules validate examples/rules/shell-in-container.yaml
 set +e
-WATCH=("$SW" watch --rules examples/rules/shell-in-container.yaml --replay "$WORK/events.jsonl"
-  --hostname node-1 --output json)
-show "${WATCH[@]}"
-"${WATCH[@]}" >"$WORK/alerts.jsonl"
+run_to "$WORK/alerts.jsonl" "$SW" watch --rules examples/rules/shell-in-container.yaml \
+  --replay "$WORK/events.jsonl" --hostname node-1 --output json
 status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "error: expected alerts (exit 1), got exit $status" >&2; exit 2; }

@@ -9,8 +9,9 @@
 : "${SOURCE_DATE_EPOCH:=1704067200}" # 2024-01-01T00:00:00Z
 
 # dl_fetch_debs DIR PKG... -> downloads each package's .deb for this machine's release and
-# architecture into DIR (reused when already there). A PKG written `a|b` takes the first of the
-# alternatives the archive has (libssl3 on Debian 12, libssl3t64 on Ubuntu 24.04).
+# architecture into DIR (reused when already there) and appends its path to DL_DEBS. A PKG written
+# `a|b` takes the first of the alternatives the archive has (libssl3 on Debian 12, libssl3t64 on
+# Ubuntu 24.04).
 dl_fetch_debs() {
   local dir=$1 spec pkg found
   shift
@@ -33,6 +34,7 @@ dl_fetch_debs() {
       echo "error: none of the packages '${spec}' can be downloaded with apt-get download" >&2
       return 1
     fi
+    DL_DEBS+=("$(compgen -G "$dir/${found}_*.deb" | LC_ALL=C sort | tail -1)")
   done
 }
 

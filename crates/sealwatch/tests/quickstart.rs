@@ -146,14 +146,41 @@ fn quickstart_runs_the_whole_chain() {
         );
     }
 
-    // 4 and 5: attestation and signature stored beside the digest that was built.
+    // 3, 4 and 5: the scan attested and the image signed, beside the digest that was built; the
+    // verified attestation carries the same findings the table showed.
     let hex = digest.trim_start_matches("sha256:");
+    assert!(
+        stdout.contains(&format!("subject   {image}@{digest}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("scanner   pkg:cargo/sealwatch@"),
+        "{stdout}"
+    );
+    let attested: usize = word_after(&stdout, "findings  ")
+        .parse()
+        .unwrap_or_else(|e| panic!("attested findings: {e}\n{stdout}"));
+    assert_eq!(attested, total, "the attestation holds the scan's findings");
     // (sealwatch reports these on stderr, as cosign does.)
     assert!(text.contains(&format!("Pushing attestation to: {image}:sha256-{hex}.att")));
     assert!(text.contains(&format!("Pushing signature to: {image}:sha256-{hex}.sig")));
 
     // 6: admitted (pinned to the digest) and denied.
-    assert!(stdout.contains("PASS: Pod/default/signed "), "{stdout}");
+    for rule in [
+        "verify-image-signatures-keyed/verify-cosign-signature",
+        "require-fresh-clean-vuln-attestation-keyed/require-signature-and-scan",
+    ] {
+        assert!(
+            stdout.contains(&format!("PASS: Pod/default/signed {rule} {image}:1.0: ")),
+            "{rule} does not pass the signed Pod:\n{stdout}"
+        );
+        assert!(
+            stdout.contains(&format!(
+                "FAIL: Pod/default/unsigned {rule} {image}:1.0-rc: "
+            )),
+            "{rule} does not fail the unsigned Pod:\n{stdout}"
+        );
+    }
     assert!(
         stdout.contains(&format!("{image}:1.0@{digest}")),
         "tag pinned"
@@ -163,7 +190,7 @@ fn quickstart_runs_the_whole_chain() {
         "no signatures found for {image}:1.0-rc ({unsigned})"
     )));
     assert!(
-        stdout.contains("pass: 1, fail: 1, warn: 0, error: 0, skip: 0; 2 resource(s), 1 denied")
+        stdout.contains("pass: 2, fail: 2, warn: 0, error: 0, skip: 0; 2 resource(s), 1 denied")
     );
 
     // 7: the terminal shell alert, naming the image by the digest that was built and signed.
