@@ -46,7 +46,7 @@ fi
 source bench/lib.sh # start_registry / stop_registry (by PID)
 # shellcheck source=lib/distroless.sh
 source scripts/lib/distroless.sh
-for tool in skopeo apt-get dpkg-deb jq; do
+for tool in skopeo apt-get dpkg-deb jq strip; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing (run scripts/setup.sh)" >&2; exit 2; }
 done
 [ -z "$KEY" ] || [ -f "$KEY" ] || { echo "error: --key $KEY: no such file" >&2; exit 2; }
@@ -95,6 +95,8 @@ for deb in "${DL_DEBS[@]}"; do
 done
 mkdir -p "$WORK/rootfs/app/usr/bin"
 install -m 0755 "$BIN" "$WORK/rootfs/app/usr/bin/sealwatch"
+# The release profile keeps line tables for local backtraces; the image does without them.
+strip --strip-debug "$WORK/rootfs/app/usr/bin/sealwatch"
 oci_add_layer "$OUT/oci" "$WORK/rootfs/app"
 echo "  layer sealwatch        $VERSION"
 RUNTIME_CONFIG=$(jq -n -c --arg version "$VERSION" '{
