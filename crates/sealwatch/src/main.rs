@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 mod cmd;
 mod image;
@@ -55,6 +55,10 @@ enum Command {
     Policy(cmd::policy::PolicyArgs),
     /// Kubernetes admission webhook enforcing Kyverno verifyImages policies.
     Admission(cmd::admission::AdmissionArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cmd::completions::CompletionsArgs),
+    /// Write man pages generated from this command line: sealwatch(1) and one per subcommand.
+    Man(cmd::completions::ManArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
         Command::Watch(args) => cmd::watch::run(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Admission(args) => cmd::admission::run(args),
+        Command::Completions(args) => cmd::completions::run_completions(args, Cli::command()),
+        Command::Man(args) => cmd::completions::run_man(args, Cli::command()),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,6 +2,7 @@
 pub mod admission;
 pub mod attest;
 pub mod compare;
+pub mod completions;
 pub mod db;
 pub mod inspect;
 pub mod keygen;
