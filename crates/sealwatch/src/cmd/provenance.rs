@@ -109,6 +109,7 @@ impl EvidenceLookup for RegistryLookup {
             keys: keys.to_vec(),
             check_reference: true,
         };
+        let mut retry = false;
         let (signature, signer) = if self.signature_keys.is_empty() {
             (SignatureStatus::Unknown, None)
         } else {
@@ -124,6 +125,7 @@ impl EvidenceLookup for RegistryLookup {
                 Err(e) if e.is_not_verified() => (SignatureStatus::Unverified, None),
                 Err(e) => {
                     eprintln!("warning: provenance: verifying {text}: {e}");
+                    retry = true;
                     (SignatureStatus::Unknown, None)
                 }
             }
@@ -149,6 +151,7 @@ impl EvidenceLookup for RegistryLookup {
                 Err(e) if e.is_not_verified() => None,
                 Err(e) => {
                     eprintln!("warning: provenance: reading the vuln attestation of {text}: {e}");
+                    retry = true;
                     None
                 }
             }
@@ -157,6 +160,7 @@ impl EvidenceLookup for RegistryLookup {
             signature,
             signer,
             cves,
+            retry,
         }
     }
 }
