@@ -68,6 +68,9 @@ pub struct RegistryEvidence {
     pub signer: Option<String>,
     /// From the newest verified `vuln` attestation; `None` when there is none.
     pub cves: Option<CveCounts>,
+    /// The registry could not be asked (unreachable, timeout, bad answer): the answer is
+    /// incomplete and is asked again after [`RETRY_AFTER`] rather than kept for the whole run.
+    pub retry: bool,
 }
 
 impl RegistryEvidence {
@@ -77,9 +80,14 @@ impl RegistryEvidence {
             signature: SignatureStatus::Unknown,
             signer: None,
             cves: None,
+            retry: false,
         }
     }
 }
+
+/// How long an incomplete lookup (see [`RegistryEvidence::retry`]) is kept before the next alert
+/// for that image asks the registry again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Looks up the evidence for `repository@digest` in its registry. Implementations bound their
 /// own network time (timeouts on every request), so a lookup always returns.
@@ -272,10 +280,20 @@ pub fn newest_scan(predicates: &[Value]) -> Option<&Value> {
     predicates.iter().max_by_key(|p| finished(p))
 }
 
-/// One image digest's lookup: empty until it finishes.
+/// One image digest's lookup: empty until it finishes, then the answer and when it came.
 struct Slot {
-    result: Mutex<Option<RegistryEvidence>>,
+    result: Mutex<Option<(RegistryEvidence, Instant)>>,
     done: Condvar,
+}
+
+impl Slot {
+    /// An incomplete answer at least `retry_after` old.
+    fn stale(&self, retry_after: Duration) -> bool {
+        let result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
+        result
+            .as_ref()
+            .is_some_and(|(evidence, at)| evidence.retry && at.elapsed() >= retry_after)
+    }
 }
 
 /// Provenance per container image, one registry lookup per image digest.
@@ -283,6 +301,7 @@ pub struct ProvenanceCache {
     lookup: Option<Arc<dyn EvidenceLookup>>,
     wait: Duration,
     capacity: usize,
+    retry_after: Duration,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
@@ -310,8 +329,15 @@ impl ProvenanceCache {
             lookup,
             wait,
             capacity,
+            retry_after: RETRY_AFTER,
             slots: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Ask again after `retry_after` (instead of [`RETRY_AFTER`]) when a lookup was incomplete.
+    pub fn with_retry_after(mut self, retry_after: Duration) -> ProvenanceCache {
+        self.retry_after = retry_after;
+        self
     }
 
     /// The provenance of the image `container` runs; `None` for a container without an image
@@ -357,6 +383,12 @@ impl ProvenanceCache {
         let key = format!("{repository}@{digest}");
         let (slot, start) = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            if slots
+                .get(&key)
+                .is_some_and(|slot| slot.stale(self.retry_after))
+            {
+                slots.remove(&key);
+            }
             match slots.get(&key) {
                 Some(slot) => (Arc::clone(slot), false),
                 None if slots.len() >= self.capacity => return RegistryEvidence::unknown(),
@@ -377,7 +409,7 @@ impl ProvenanceCache {
             std::thread::spawn(move || {
                 let evidence = lookup.lookup(&repository, &digest);
                 let mut result = slot.result.lock().unwrap_or_else(PoisonError::into_inner);
-                *result = Some(evidence);
+                *result = Some((evidence, Instant::now()));
                 slot.done.notify_all();
             });
         }
@@ -394,7 +426,9 @@ impl ProvenanceCache {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
-        result.clone().unwrap_or_else(RegistryEvidence::unknown)
+        result
+            .as_ref()
+            .map_or_else(RegistryEvidence::unknown, |(evidence, _)| evidence.clone())
     }
 }
 
@@ -514,6 +548,7 @@ mod tests {
     struct Counting {
         calls: AtomicUsize,
         delay: Duration,
+        incomplete: bool,
     }
 
     impl EvidenceLookup for Counting {
@@ -527,6 +562,7 @@ mod tests {
                     critical: 1,
                     high: 3,
                 }),
+                retry: self.incomplete,
             }
         }
     }
@@ -536,6 +572,7 @@ mod tests {
         let lookup = Arc::new(Counting {
             calls: AtomicUsize::new(0),
             delay: Duration::from_millis(0),
+            incomplete: false,
         });
         let cache = ProvenanceCache::new(Some(lookup.clone()), Duration::from_secs(30), 10);
         let c = container("r.example/a:1", DIGEST, &[]);
@@ -555,10 +592,24 @@ mod tests {
         }
         assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
 
+        // An incomplete answer (registry unreachable) is asked for again once it is old enough.
+        let flaky = Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            delay: Duration::from_millis(0),
+            incomplete: true,
+        });
+        let cache = ProvenanceCache::new(Some(flaky.clone()), Duration::from_secs(30), 10)
+            .with_retry_after(Duration::ZERO);
+        for _ in 0..3 {
+            cache.provenance(&c);
+        }
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), 3);
+
         // A lookup slower than the wait: reported unknown, not waited for.
         let slow = Arc::new(Counting {
             calls: AtomicUsize::new(0),
             delay: Duration::from_millis(500),
+            incomplete: false,
         });
         let cache = ProvenanceCache::new(Some(slow), Duration::from_millis(10), 10);
         let p = cache

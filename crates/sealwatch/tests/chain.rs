@@ -265,6 +265,24 @@ fn scan_and_sbom_attest_their_results() {
         "the SBOM lists packages"
     );
 
+    // SPDX as an spdxjson attestation.
+    let out = env.run(&[
+        "sbom",
+        "--attest",
+        "--key",
+        path_str(&key),
+        "--format",
+        "spdx-json",
+        &image,
+    ]);
+    assert_success(&out, "sbom --attest --format spdx-json");
+    let spdx: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("SPDX is JSON: {e}"));
+    let statements = env.verified_statements(&public, "spdxjson", &image);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["predicate"], spdx);
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
+
     // A local source has no registry digest to bind evidence to: exit 2, nothing printed.
     let layout = format!("oci:{}", path_str(&env.alpine));
     let out = env.run(&[

@@ -110,6 +110,7 @@ impl EvidenceLookup for RegistryLookup {
             keyless: None,
             check_reference: true,
         };
+        let mut retry = false;
         let (signature, signer) = if self.signature_keys.is_empty() {
             (SignatureStatus::Unknown, None)
         } else {
@@ -128,6 +129,7 @@ impl EvidenceLookup for RegistryLookup {
                 Err(e) if e.is_not_verified() => (SignatureStatus::Unverified, None),
                 Err(e) => {
                     eprintln!("warning: provenance: verifying {text}: {e}");
+                    retry = true;
                     (SignatureStatus::Unknown, None)
                 }
             }
@@ -153,6 +155,7 @@ impl EvidenceLookup for RegistryLookup {
                 Err(e) if e.is_not_verified() => None,
                 Err(e) => {
                     eprintln!("warning: provenance: reading the vuln attestation of {text}: {e}");
+                    retry = true;
                     None
                 }
             }
@@ -161,6 +164,7 @@ impl EvidenceLookup for RegistryLookup {
             signature,
             signer,
             cves,
+            retry,
         }
     }
 }
