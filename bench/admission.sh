@@ -13,7 +13,9 @@
 #             signed image: every review verifies against the registry (budget p99 under 30 ms).
 #   soak      the rate mode for SOAK_SECONDS (300), sampling the server's VmRSS every 10 s.
 # The machine's load average is printed before and after each mode: other work on the machine
-# (compilers) shows up in the tail latencies.
+# (compilers) shows up in the tail latencies. On a shared machine, `chrt -f 10 bench/admission.sh`
+# runs the server, registry and load generator ahead of everything else (SCHED_FIFO; the kernel
+# still leaves 5% to others), which approximates the idle 2 cores the budget is stated for.
 #
 # Env: SEALWATCH_BIN / LOADGEN_BIN (skip the release builds), DURATION (wrk, default 20s),
 # CONNECTIONS (32), THREADS (2), OPEN_CONNECTIONS (16, most requests in flight in the open-loop
