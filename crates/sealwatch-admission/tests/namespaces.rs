@@ -225,6 +225,15 @@ spec:
 }
 
 fn review(uid: &str, kind: &str, namespace: &str) -> sealwatch_admission::ReviewRequest {
+    review_of("CREATE", uid, kind, namespace)
+}
+
+fn review_of(
+    operation: &str,
+    uid: &str,
+    kind: &str,
+    namespace: &str,
+) -> sealwatch_admission::ReviewRequest {
     let object = match kind {
         "Pod" => json!({
             "apiVersion": "v1", "kind": "Pod",
@@ -237,6 +246,12 @@ fn review(uid: &str, kind: &str, namespace: &str) -> sealwatch_admission::Review
             "data": {"image": "ghcr.io/your-org/app:v1"},
         }),
     };
+    // DELETE carries the object as `oldObject` only.
+    let (object, old_object) = if operation == "DELETE" {
+        (Value::Null, object)
+    } else {
+        (object, Value::Null)
+    };
     let body = json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -245,10 +260,11 @@ fn review(uid: &str, kind: &str, namespace: &str) -> sealwatch_admission::Review
             "kind": {"group": "", "version": "v1", "kind": kind},
             "resource": {"group": "", "version": "v1", "resource": "pods"},
             "namespace": namespace,
-            "name": object["metadata"]["name"],
-            "operation": "CREATE",
+            "name": old_object["metadata"]["name"].as_str().or(object["metadata"]["name"].as_str()),
+            "operation": operation,
             "userInfo": {"username": "alice"},
             "object": object,
+            "oldObject": old_object,
         },
     });
     decode_review(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
@@ -371,6 +387,20 @@ async fn a_failed_lookup_follows_the_failure_policy() {
         );
     }
     // Failures are not cached: every request asks again.
+    assert_eq!(api.requests(), 2);
+    // DELETE verifies nothing, so it needs no labels and is not denied for the lookup.
+    let outcome = refused
+        .review(
+            Phase::Mutate,
+            &review_of("DELETE", "u0", "Pod", "prod"),
+            BUDGET,
+        )
+        .await;
+    assert_eq!(
+        outcome.response["response"]["allowed"], true,
+        "{}",
+        outcome.response
+    );
     assert_eq!(api.requests(), 2);
 
     // Under failurePolicy Ignore the request goes on with unknown labels (the selector does not
