@@ -1,8 +1,11 @@
-//! Test support for sealwatch: where the shared fixtures live, and (in `registry`) throwaway local
-//! registries that tests start and stop by PID.
+//! Test support for sealwatch: where the shared fixtures live, (in `registry`) throwaway local
+//! registries that tests start and stop by PID, and (in `kube_api`) a loopback stand-in for the
+//! Kubernetes API.
 
 use std::path::PathBuf;
 
+#[cfg(feature = "kube-api")]
+pub mod kube_api;
 #[cfg(feature = "oci")]
 pub mod push;
 pub mod registry;
