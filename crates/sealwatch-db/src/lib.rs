@@ -1,4 +1,5 @@
-//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name).
+//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name);
+//! downloads ([`update`]) and OCI distribution ([`artifact`]).
 //!
 //! The store is one [`redb`] file. redb over SQLite: pure Rust (no C toolchain in the build), ACID with
 //! copy-on-write commits, and a reader never sees a half-written transaction; the whole file is still
@@ -7,26 +8,36 @@
 //!
 //! Layout (schema version [`SCHEMA_VERSION`]):
 //! - `meta`: `schema_version`, `sources` (JSON list of [`SourceInfo`]), `updated_at`;
-//! - `vulns`: record id -> OSV JSON;
+//! - `vulns`: record id -> OSV JSON, zstd-compressed (schema 1: plain JSON, still read);
 //! - `by_package`: `"<Ecosystem>\0<normalised name>"` -> JSON list of record ids.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{
+    Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition,
+};
 use sealwatch_advisory::matching::normalize_name;
 use sealwatch_advisory::osv::Vulnerability;
 use sealwatch_version::Ecosystem;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
+pub mod artifact;
+pub mod update;
+
 /// Bumped whenever the layout changes; a database from a newer sealwatch is refused, not misread.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 stores records zstd-compressed; version 1 files (plain JSON) are still read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const VULNS: TableDefinition<&str, &[u8]> = TableDefinition::new("vulns");
 const BY_PACKAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("by_package");
+
+/// Page cache of the database being built.
+const WRITER_CACHE_BYTES: usize = 64 << 20;
 
 /// Largest single OSV record accepted (the biggest real ones are a few hundred KiB).
 const MAX_RECORD_BYTES: u64 = 16 << 20;
@@ -73,6 +84,40 @@ pub enum DbError {
 
     #[error("{path}: nothing to import (expected an OSV zip, a folder of OSV JSON files, or Alpine secdb YAML)")]
     NothingToImport { path: PathBuf },
+
+    /// Something went wrong with what a download source served.
+    #[error("{url}: {source}")]
+    Source {
+        url: String,
+        #[source]
+        source: Box<DbError>,
+    },
+
+    #[error("{url}: download failed: {source}")]
+    Download {
+        url: String,
+        #[source]
+        source: Box<reqwest::Error>,
+    },
+
+    #[error("{url}: the server answered HTTP {status}")]
+    HttpStatus { url: String, status: u16 },
+
+    #[error("{url}: not a usable download URL ({reason})")]
+    BadUrl { url: String, reason: String },
+
+    #[error("unknown OSV ecosystem {name:?} (known: {known})")]
+    UnknownEcosystem { name: String, known: String },
+
+    #[error("{reference}: {source}")]
+    Registry {
+        reference: String,
+        #[source]
+        source: Box<sealwatch_oci::Error>,
+    },
+
+    #[error("{reference}: not a sealwatch database artifact ({reason})")]
+    NotAnArtifact { reference: String, reason: String },
 }
 
 type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -97,6 +142,21 @@ pub struct SourceInfo {
     pub sha256: String,
     pub records: u64,
     pub skipped: u64,
+    /// HTTP validators of a downloaded source, sent back on the next update (`If-None-Match`,
+    /// `If-Modified-Since`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+    /// RFC 3339 time this content was downloaded (kept while the server answers "not modified").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetched_at: Option<String>,
+    /// The OSV ecosystem a downloaded source holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem: Option<String>,
+    /// File name of the downloaded archive in the database's archive folder (see [`update`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
 }
 
 /// A record or file an import skipped, and why.
@@ -148,7 +208,12 @@ pub fn package_key(ecosystem: &str, name: &str) -> Option<String> {
 /// An open database, for reading.
 pub struct AdvisoryDb {
     path: PathBuf,
-    db: Database,
+    /// Read-only: a scan never writes to the file (so concurrent scans, `db push` and an update's
+    /// "nothing changed" check leave it byte for byte as it was).
+    db: ReadOnlyDatabase,
+    /// Advisories already read, by package key: an image has many binary packages per source package
+    /// (`libc6`, `libc-bin`, … all look up `glibc`), and each record is parsed once.
+    memo: std::sync::Mutex<std::collections::HashMap<String, Vec<Vulnerability>>>,
 }
 
 impl AdvisoryDb {
@@ -158,13 +223,14 @@ impl AdvisoryDb {
                 path: path.to_owned(),
             });
         }
-        let db = Database::open(path).map_err(|e| DbError::NotADatabase {
+        let db = ReadOnlyDatabase::open(path).map_err(|e| DbError::NotADatabase {
             path: path.to_owned(),
             reason: e.to_string(),
         })?;
         let this = AdvisoryDb {
             path: path.to_owned(),
             db,
+            memo: Default::default(),
         };
         let found = this.schema_version()?;
         if found > SCHEMA_VERSION {
@@ -209,10 +275,27 @@ impl AdvisoryDb {
         let Some(key) = package_key(ecosystem, name) else {
             return Ok(Vec::new());
         };
+        if let Some(found) = self.memo().get(&key) {
+            return Ok(found.clone());
+        }
+        let found = self.read_package(&key)?;
+        self.memo().insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn memo(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Vec<Vulnerability>>> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn read_package(&self, key: &str) -> Result<Vec<Vulnerability>> {
         let err = store_err(&self.path);
         let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
         let index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
-        let Some(ids) = index.get(key.as_str()).map_err(|e| err(e.into()))? else {
+        let Some(ids) = index.get(key).map_err(|e| err(e.into()))? else {
             return Ok(Vec::new());
         };
         let ids: Vec<String> =
@@ -224,11 +307,14 @@ impl AdvisoryDb {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(raw) = vulns.get(id.as_str()).map_err(|e| err(e.into()))? {
-                let vuln =
-                    Vulnerability::from_json(raw.value()).map_err(|source| DbError::Advisory {
-                        path: self.path.clone(),
-                        source: Box::new(source),
-                    })?;
+                let json = decode_record(raw.value()).map_err(|e| DbError::NotADatabase {
+                    path: self.path.clone(),
+                    reason: format!("record {id}: {e}"),
+                })?;
+                let vuln = Vulnerability::from_json(&json).map_err(|source| DbError::Advisory {
+                    path: self.path.clone(),
+                    source: Box::new(source),
+                })?;
                 out.push(vuln);
             }
         }
@@ -316,7 +402,12 @@ impl DbWriter {
                 source,
             })?;
         }
-        let db = Database::create(&temp).map_err(|e| store_err(&temp)(e.into()))?;
+        // A bounded page cache keeps an import of any size within a fixed memory budget (redb's default
+        // cache grows to 1 GiB).
+        let db = redb::Builder::new()
+            .set_cache_size(WRITER_CACHE_BYTES)
+            .create(&temp)
+            .map_err(|e| store_err(&temp)(e.into()))?;
         let writer = DbWriter {
             target: target.to_owned(),
             temp,
@@ -347,7 +438,14 @@ impl DbWriter {
     /// Store records (replacing records with the same id) and index them by package.
     fn store(&self, records: &[(Vulnerability, Vec<u8>)]) -> Result<()> {
         let err = store_err(&self.temp);
-        let txn = self.db.begin_write().map_err(|e| err(e.into()))?;
+        let mut txn = self.db.begin_write().map_err(|e| err(e.into()))?;
+        // Batches need not reach the disk one by one: `commit` writes the metadata durably, fsyncs the
+        // whole file and only then renames it into place.
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| DbError::NotADatabase {
+                path: self.temp.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         {
             let mut vulns = txn.open_table(VULNS).map_err(|e| err(e.into()))?;
             let mut index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
@@ -360,7 +458,11 @@ impl DbWriter {
                     .map_err(|e| err(e.into()))?
                     .map(|v| v.value().to_vec());
                 let merged = existing
-                    .and_then(|old| Vulnerability::from_json(&old).ok())
+                    .and_then(|old| {
+                        decode_record(&old)
+                            .ok()
+                            .and_then(|json| Vulnerability::from_json(&json).ok())
+                    })
                     .map(|mut old| {
                         for affected in &vuln.affected {
                             if !old.affected.contains(affected) {
@@ -369,19 +471,17 @@ impl DbWriter {
                         }
                         old
                     });
-                match merged {
-                    Some(merged) => {
-                        let bytes = serde_json::to_vec(&merged).unwrap_or_else(|_| raw.clone());
-                        vulns
-                            .insert(vuln.id.as_str(), bytes.as_slice())
-                            .map_err(|e| err(e.into()))?;
-                    }
-                    None => {
-                        vulns
-                            .insert(vuln.id.as_str(), raw.as_slice())
-                            .map_err(|e| err(e.into()))?;
-                    }
-                }
+                let json = match merged {
+                    Some(merged) => serde_json::to_vec(&merged).unwrap_or_else(|_| raw.clone()),
+                    None => raw.clone(),
+                };
+                let stored = encode_record(&json).map_err(|source| DbError::Io {
+                    path: self.temp.to_path_buf(),
+                    source,
+                })?;
+                vulns
+                    .insert(vuln.id.as_str(), stored.as_slice())
+                    .map_err(|e| err(e.into()))?;
                 for affected in &vuln.affected {
                     let Some(pkg) = &affected.package else {
                         continue;
@@ -413,13 +513,73 @@ impl DbWriter {
     /// Import an OSV zip (`all.zip`), a folder of OSV JSON files, or Alpine secdb YAML (a file or a
     /// folder of them). Records that cannot be read are skipped with a diagnostic; the rest import.
     pub fn import(&mut self, path: &Path) -> Result<Vec<ImportDiagnostic>> {
+        let read = self.read_and_store(path)?;
+        let location = path
+            .canonicalize()
+            .unwrap_or_else(|_| path.to_owned())
+            .display()
+            .to_string();
+        self.record_source(SourceInfo {
+            location,
+            kind: read.kind.into(),
+            imported_at: now_rfc3339(),
+            sha256: read.sha256,
+            records: read.records,
+            skipped: read.diagnostics.len() as u64,
+            etag: None,
+            last_modified: None,
+            fetched_at: None,
+            ecosystem: None,
+            archive: None,
+        });
+        Ok(read.diagnostics)
+    }
+
+    /// Import a downloaded OSV zip as the source `origin` describes (its URL, HTTP validators and content
+    /// hash); `origin.records`, `skipped` and `imported_at` are filled in here.
+    pub fn import_download(
+        &mut self,
+        archive: &Path,
+        mut origin: SourceInfo,
+    ) -> Result<Vec<ImportDiagnostic>> {
+        let read = self
+            .read_and_store(archive)
+            .map_err(|source| DbError::Source {
+                url: origin.location.clone(),
+                source: Box::new(source),
+            })?;
+        origin.kind = "osv-zip".into();
+        origin.imported_at = now_rfc3339();
+        origin.records = read.records;
+        origin.skipped = read.diagnostics.len() as u64;
+        self.record_source(origin);
+        Ok(read.diagnostics)
+    }
+
+    fn record_source(&mut self, info: SourceInfo) {
+        self.sources.retain(|s| s.location != info.location);
+        self.sources.push(info);
+    }
+
+    /// The sources the database will list once committed.
+    pub fn sources(&self) -> &[SourceInfo] {
+        &self.sources
+    }
+
+    /// Read every record of `path` and store them in batches, so memory stays bounded by the batch, not by
+    /// the size of the archive.
+    fn read_and_store(&self, path: &Path) -> Result<ReadSummary> {
         let io = |source| DbError::Io {
             path: path.to_owned(),
             source,
         };
         let meta = std::fs::metadata(path).map_err(io)?;
-        let mut diagnostics = Vec::new();
-        let mut records = Vec::new();
+        let mut batch = Batch {
+            writer: self,
+            records: Vec::new(),
+            diagnostics: Vec::new(),
+            stored: 0,
+        };
         let mut hasher = Sha256::new();
         let kind;
         if meta.is_dir() {
@@ -450,30 +610,29 @@ impl DbWriter {
                 let bytes = read_bounded(&file)?;
                 hasher.update(file.to_string_lossy().as_bytes());
                 hasher.update(&bytes);
-                push_record(
-                    &file.display().to_string(),
-                    bytes,
-                    &mut records,
-                    &mut diagnostics,
-                );
+                batch.push(&file.display().to_string(), bytes)?;
             }
             for file in secdb {
                 let bytes = read_bounded(&file)?;
                 hasher.update(&bytes);
-                import_secdb(&file, &bytes, &mut records, &mut diagnostics)?;
+                import_secdb(&file, &bytes, &mut batch.records, &mut batch.diagnostics)?;
+                batch.flush_if_full()?;
             }
         } else if has_ext(path, &["yaml", "yml"]) {
             kind = "alpine-secdb";
             let bytes = read_bounded(path)?;
             hasher.update(&bytes);
-            import_secdb(path, &bytes, &mut records, &mut diagnostics)?;
+            import_secdb(path, &bytes, &mut batch.records, &mut batch.diagnostics)?;
         } else {
             kind = "osv-zip";
             let file = std::fs::File::open(path).map_err(io)?;
-            let mut archive = zip::ZipArchive::new(file).map_err(|source| DbError::Zip {
-                path: path.to_owned(),
-                source,
-            })?;
+            let mut archive =
+                zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|source| {
+                    DbError::Zip {
+                        path: path.to_owned(),
+                        source,
+                    }
+                })?;
             for i in 0..archive.len() {
                 let mut member = archive.by_index(i).map_err(|source| DbError::Zip {
                     path: path.to_owned(),
@@ -485,7 +644,7 @@ impl DbWriter {
                 }
                 let name = format!("{}!{member_name}", path.display());
                 if member.size() > MAX_RECORD_BYTES {
-                    diagnostics.push(ImportDiagnostic {
+                    batch.diagnostics.push(ImportDiagnostic {
                         file: name,
                         id: None,
                         message: "record too large".into(),
@@ -501,26 +660,16 @@ impl DbWriter {
                     });
                 }
                 hasher.update(&bytes);
-                push_record(&name, bytes, &mut records, &mut diagnostics);
+                batch.push(&name, bytes)?;
             }
         }
-        self.store(&records)?;
-        let imported_at = now_rfc3339();
-        let location = path
-            .canonicalize()
-            .unwrap_or_else(|_| path.to_owned())
-            .display()
-            .to_string();
-        self.sources.retain(|s| s.location != location);
-        self.sources.push(SourceInfo {
-            location,
-            kind: kind.into(),
-            imported_at: imported_at.clone(),
+        batch.flush()?;
+        Ok(ReadSummary {
+            kind,
             sha256: hex::encode(hasher.finalize()),
-            records: records.len() as u64,
-            skipped: diagnostics.len() as u64,
-        });
-        Ok(diagnostics)
+            records: batch.stored,
+            diagnostics: batch.diagnostics,
+        })
     }
 
     /// Make the new database the live one: fsync, then rename over the old file.
@@ -544,6 +693,63 @@ impl DbWriter {
             source: e.error,
         })?;
         Ok(target)
+    }
+}
+
+/// zstd frames start with this; stored JSON (schema 1) starts with `{`.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// Records are stored zstd-compressed (schema 2): OSV JSON shrinks about 3x, and decompressing a record is
+/// cheaper than parsing it.
+fn encode_record(json: &[u8]) -> std::io::Result<Vec<u8>> {
+    zstd::bulk::compress(json, 3)
+}
+
+fn decode_record(stored: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+    if stored.starts_with(&ZSTD_MAGIC) {
+        zstd::bulk::decompress(stored, MAX_RECORD_BYTES as usize).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(stored))
+    }
+}
+
+/// Records read but not yet stored: at most [`BATCH_RECORDS`] of them are held in memory.
+const BATCH_RECORDS: usize = 2_000;
+
+struct ReadSummary {
+    kind: &'static str,
+    sha256: String,
+    records: u64,
+    diagnostics: Vec<ImportDiagnostic>,
+}
+
+struct Batch<'w> {
+    writer: &'w DbWriter,
+    records: Vec<(Vulnerability, Vec<u8>)>,
+    diagnostics: Vec<ImportDiagnostic>,
+    stored: u64,
+}
+
+impl Batch<'_> {
+    fn push(&mut self, file: &str, bytes: Vec<u8>) -> Result<()> {
+        push_record(file, bytes, &mut self.records, &mut self.diagnostics);
+        self.flush_if_full()
+    }
+
+    fn flush_if_full(&mut self) -> Result<()> {
+        if self.records.len() >= BATCH_RECORDS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if !self.records.is_empty() {
+            self.writer.store(&self.records)?;
+            self.stored += self.records.len() as u64;
+            self.records.clear();
+        }
+        Ok(())
     }
 }
 
@@ -638,7 +844,7 @@ fn has_ext(path: &Path, exts: &[&str]) -> bool {
         .is_some_and(|e| exts.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     let now = time::OffsetDateTime::now_utc();
     now.replace_nanosecond(0)
         .unwrap_or(now)
@@ -776,6 +982,54 @@ mod tests {
             AdvisoryDb::open(&dir.path().join("none.redb")),
             Err(DbError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn records_are_stored_compressed_and_schema_1_plain_records_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("osv");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        let json = osv("GHSA-z", "npm", "lodash", "4.17.21");
+        std::fs::write(src.join("a.json"), &json).expect("write");
+        let new_db = dir.path().join("new.redb");
+        let mut w = DbWriter::begin(&new_db, false).expect("begin");
+        w.import(&src).expect("import");
+        w.commit().expect("commit");
+        let stored = {
+            let db = ReadOnlyDatabase::open(&new_db).expect("open");
+            let txn = db.begin_read().expect("txn");
+            let table = txn.open_table(VULNS).expect("table");
+            let value = table.get("GHSA-z").expect("get").expect("present");
+            value.value().to_vec()
+        };
+        assert!(stored.starts_with(&ZSTD_MAGIC), "stored compressed");
+
+        // A schema 1 database: the same record as plain JSON.
+        let old_db = dir.path().join("old.redb");
+        {
+            let db = Database::create(&old_db).expect("create");
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut meta = txn.open_table(META).expect("meta");
+                meta.insert("schema_version", b"1".as_slice())
+                    .expect("insert");
+                let mut vulns = txn.open_table(VULNS).expect("vulns");
+                vulns.insert("GHSA-z", json.as_bytes()).expect("insert");
+                let mut index = txn.open_table(BY_PACKAGE).expect("index");
+                index
+                    .insert("npm\0lodash", br#"["GHSA-z"]"#.as_slice())
+                    .expect("insert");
+            }
+            txn.commit().expect("commit");
+        }
+        for path in [&new_db, &old_db] {
+            let found = AdvisoryDb::open(path)
+                .expect("open")
+                .lookup("npm", "lodash")
+                .expect("lookup");
+            assert_eq!(found.len(), 1, "{}", path.display());
+            assert_eq!(found[0].id, "GHSA-z");
+        }
     }
 
     #[test]

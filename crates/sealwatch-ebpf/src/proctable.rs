@@ -19,7 +19,7 @@ use sealwatch_rules::event::{
 use crate::container::{
     container_from_cgroup_path, container_from_component, container_from_proc_cgroup,
 };
-use crate::wire::{PeerAddr, Record, TaskFacts};
+use crate::wire::{PeerAddr, Record, SockFacts, Syscall, TaskFacts};
 
 /// What /proc says about a process (all fields best effort: a process can exit mid-read).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,6 +139,8 @@ pub struct ProcessTable {
     capacity: usize,
     users: HashMap<u32, UserEntry>,
     containers: HashMap<String, Arc<ContainerInfo>>,
+    /// Full ids of containers seen for the first time, for the metadata lookup.
+    new_containers: Vec<String>,
     hostname: String,
     next_num: u64,
     stats: TableStats,
@@ -158,6 +160,7 @@ impl ProcessTable {
             capacity,
             users,
             containers: HashMap::new(),
+            new_containers: Vec::new(),
             hostname,
             next_num: 0,
             stats: TableStats::default(),
@@ -226,20 +229,65 @@ impl ProcessTable {
         match found {
             None => ("host".to_owned(), None),
             Some(c) => {
-                let info = self
-                    .containers
-                    .entry(c.short_id.clone())
-                    .or_insert_with(|| {
-                        Arc::new(ContainerInfo {
+                let info = match self.containers.entry(c.short_id.clone()) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.get().clone(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        self.new_containers.push(c.full_id.clone());
+                        v.insert(Arc::new(ContainerInfo {
                             id: c.short_id.clone(),
                             runtime: c.runtime.to_owned(),
                             ..ContainerInfo::default()
-                        })
-                    })
-                    .clone();
+                        }))
+                        .clone()
+                    }
+                };
                 (c.short_id, Some(info))
             }
         }
+    }
+
+    /// Full ids of the containers seen since the last call (each container once).
+    pub fn take_new_containers(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.new_containers)
+    }
+
+    /// Merges what the runtime said about container `full_id`. Threads pick the new state up
+    /// at their next event.
+    pub fn set_container_metadata(&mut self, full_id: &str, metadata: &crate::cri::CriMetadata) {
+        let short = full_id.get(..12).unwrap_or(full_id);
+        if let Some(old) = self.containers.get(short) {
+            let mut info = (**old).clone();
+            metadata.apply_to(&mut info);
+            self.containers.insert(short.to_owned(), Arc::new(info));
+        }
+    }
+
+    /// `thread` with its container's current metadata (which may have arrived since the
+    /// thread's state was built); the table's entry is updated too, so this copies a thread at
+    /// most once per metadata update.
+    fn with_current_container(&mut self, thread: Arc<ThreadInfo>) -> Arc<ThreadInfo> {
+        let Some(current) = &thread.container else {
+            return thread;
+        };
+        let Some(latest) = self.containers.get(&current.id) else {
+            return thread;
+        };
+        if Arc::ptr_eq(current, latest) {
+            return thread;
+        }
+        let mut updated = (*thread).clone();
+        updated.container = Some(latest.clone());
+        let updated = Arc::new(updated);
+        if let Ok(pid) = u32::try_from(thread.pid) {
+            if self
+                .procs
+                .get(&pid)
+                .is_some_and(|p| Arc::ptr_eq(p, &thread))
+            {
+                self.procs.insert(pid, updated.clone());
+            }
+        }
+        updated
     }
 
     fn fill_user(&self, t: &mut ThreadInfo) {
@@ -317,7 +365,7 @@ impl ProcessTable {
         e.num = self.next_num;
         e.ts = ts;
         e.hostname = Some(self.hostname.clone());
-        e.thread = thread;
+        e.thread = thread.map(|t| self.with_current_container(t));
         Some(e)
     }
 
@@ -415,6 +463,7 @@ impl ProcessTable {
             Record::Exec {
                 ts,
                 task,
+                syscall,
                 filename,
                 argv,
             } => {
@@ -468,7 +517,35 @@ impl ProcessTable {
                 let thread = self
                     .insert(task.pid, t.clone())
                     .or_else(|| Some(Arc::new(t)));
-                self.exec_event(ts, thread, &filename)
+                let mut e = self.exec_event(ts, thread, &filename)?;
+                e.event_type = EventType::from_name(syscall)?;
+                Some(e)
+            }
+            Record::ExecFailed {
+                ts,
+                task,
+                syscall,
+                filename,
+                res,
+            } => {
+                // The caller keeps its image: the event describes the caller and the file tried.
+                let thread = self.thread_for_task(&task);
+                let mut e = self.new_event(syscall, ts, thread)?;
+                e.res = Some(res);
+                e = e
+                    .with_arg("res", &res.to_string())
+                    .with_arg("filename", &filename);
+                e.refresh_derived();
+                Some(e)
+            }
+            Record::Syscall {
+                ts,
+                task,
+                call,
+                res,
+            } => {
+                let thread = self.thread_for_task(&task);
+                syscall_event(self, ts, thread, call, res)
             }
             Record::Open {
                 ts,
@@ -509,6 +586,7 @@ impl ProcessTable {
                 task,
                 fd,
                 addr,
+                sock,
                 res,
             } => {
                 let thread = self.thread_for_task(&task);
@@ -519,34 +597,12 @@ impl ProcessTable {
                     .with_arg("fd", &fd.to_string());
                 match addr {
                     Some(PeerAddr::Inet(addr)) => {
-                        let unspecified = match addr.ip() {
-                            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-                            IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
-                        };
-                        let local = SocketAddr::new(unspecified, 0);
-                        let name = format!("{local}->{addr}");
-                        e = e.with_arg("tuple", &name);
-                        e.fd = Some(FdInfo {
-                            num: fd,
-                            fd_type: if addr.is_ipv4() {
-                                FdType::Ipv4Socket
-                            } else {
-                                FdType::Ipv6Socket
-                            },
-                            name,
-                            // The kernel side does not read the socket type; TCP is the common
-                            // case for connect and what the network rules look for.
-                            tuple: Some(SocketTuple {
-                                client_ip: local.ip(),
-                                client_port: 0,
-                                server_ip: addr.ip(),
-                                server_port: addr.port(),
-                                l4proto: L4Proto::Tcp,
-                                is_server: false,
-                            }),
-                            connected: res == 0,
-                            ..FdInfo::default()
-                        });
+                        if let Some(mut info) = inet_fd_info(fd, sock.as_ref(), Some(addr), false) {
+                            // A connect that returned 0 is connected whatever state was read.
+                            info.connected |= res == 0;
+                            e = e.with_arg("tuple", &info.name);
+                            e.fd = Some(info);
+                        }
                     }
                     Some(PeerAddr::Unix(path)) => {
                         e = e.with_arg("tuple", &path);
@@ -588,6 +644,419 @@ impl ProcessTable {
         e.refresh_derived();
         Some(e)
     }
+}
+
+/// `ip:port` as libsinsp prints endpoints (no brackets around IPv6 addresses).
+fn endpoint(addr: &SocketAddr) -> String {
+    format!("{}:{}", addr.ip(), addr.port())
+}
+
+fn unspecified_like(addr: &SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+    };
+    SocketAddr::new(ip, 0)
+}
+
+/// `fd.l4proto` from the socket's protocol, else its type.
+fn l4proto(sock: &SockFacts) -> L4Proto {
+    match (i32::from(sock.proto), i32::from(sock.sock_type)) {
+        (libc::IPPROTO_TCP, _) => L4Proto::Tcp,
+        (libc::IPPROTO_UDP, _) => L4Proto::Udp,
+        (libc::IPPROTO_ICMP | libc::IPPROTO_ICMPV6, _) => L4Proto::Icmp,
+        (_, libc::SOCK_RAW) => L4Proto::Raw,
+        (_, libc::SOCK_DGRAM) => L4Proto::Udp,
+        _ => L4Proto::Tcp,
+    }
+}
+
+/// An IPv4/IPv6 socket descriptor: `peer` (the address a call named) overrides the socket's
+/// remote end. `fd.name` is `cip:cport->sip:sport`, as libsinsp prints it. Without kernel
+/// socket facts the protocol is taken to be TCP, the common case for connect.
+fn inet_fd_info(
+    num: i64,
+    sock: Option<&SockFacts>,
+    peer: Option<SocketAddr>,
+    is_server: bool,
+) -> Option<FdInfo> {
+    let remote = peer.or_else(|| sock.and_then(|s| s.remote))?;
+    let local = sock
+        .and_then(|s| s.local)
+        .unwrap_or_else(|| unspecified_like(&remote));
+    let (client, server) = if is_server {
+        (remote, local)
+    } else {
+        (local, remote)
+    };
+    Some(FdInfo {
+        num,
+        fd_type: if remote.is_ipv4() {
+            FdType::Ipv4Socket
+        } else {
+            FdType::Ipv6Socket
+        },
+        name: format!("{}->{}", endpoint(&client), endpoint(&server)),
+        tuple: Some(SocketTuple {
+            client_ip: client.ip(),
+            client_port: client.port(),
+            server_ip: server.ip(),
+            server_port: server.port(),
+            l4proto: sock.map_or(L4Proto::Tcp, l4proto),
+            is_server,
+        }),
+        connected: sock.is_some_and(|s| s.state == 1),
+        ..FdInfo::default()
+    })
+}
+
+/// `fd.type` for a socket family.
+fn socket_fd_type(family: i32) -> FdType {
+    match family {
+        libc::AF_INET => FdType::Ipv4Socket,
+        libc::AF_INET6 => FdType::Ipv6Socket,
+        libc::AF_UNIX => FdType::UnixSocket,
+        libc::AF_NETLINK => FdType::Netlink,
+        _ => FdType::Unknown,
+    }
+}
+
+/// A socket descriptor from kernel facts. Unix and other sockets get their type only: the
+/// kernel side does not read their addresses.
+fn sock_fd_info(num: i64, sock: &SockFacts, is_server: bool) -> FdInfo {
+    inet_fd_info(num, Some(sock), None, is_server).unwrap_or_else(|| FdInfo {
+        num,
+        fd_type: socket_fd_type(i32::from(sock.family)),
+        connected: sock.state == 1,
+        ..FdInfo::default()
+    })
+}
+
+/// Names of set bits, `|`-joined (`0` when none is set), as libsinsp renders flag arguments.
+fn render_bits(value: u32, names: &[(u32, &str)]) -> String {
+    let set: Vec<&str> = names
+        .iter()
+        .filter(|(bit, _)| value & bit == *bit && *bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    if set.is_empty() {
+        value.to_string()
+    } else {
+        set.join("|")
+    }
+}
+
+const SOCKET_FAMILIES: &[&str] = &[
+    "AF_UNSPEC",
+    "AF_UNIX",
+    "AF_INET",
+    "AF_AX25",
+    "AF_IPX",
+    "AF_APPLETALK",
+    "AF_NETROM",
+    "AF_BRIDGE",
+    "AF_ATMPVC",
+    "AF_X25",
+    "AF_INET6",
+    "AF_ROSE",
+    "AF_DECnet",
+    "AF_NETBEUI",
+    "AF_SECURITY",
+    "AF_KEY",
+    "AF_NETLINK",
+    "AF_PACKET",
+    "AF_ASH",
+    "AF_ECONET",
+    "AF_ATMSVC",
+    "AF_RDS",
+    "AF_SNA",
+    "AF_IRDA",
+    "AF_PPPOX",
+    "AF_WANPIPE",
+    "AF_LLC",
+    "AF_IB",
+    "AF_MPLS",
+    "AF_CAN",
+    "AF_TIPC",
+    "AF_BLUETOOTH",
+    "AF_IUCV",
+    "AF_RXRPC",
+    "AF_ISDN",
+    "AF_PHONET",
+    "AF_IEEE802154",
+    "AF_CAIF",
+    "AF_ALG",
+    "AF_NFC",
+    "AF_VSOCK",
+    "AF_KCM",
+    "AF_QIPCRTR",
+    "AF_SMC",
+    "AF_XDP",
+];
+
+/// `evt.arg.domain` of socket(2): the family name (`AF_PACKET`), or the number if unknown.
+pub fn render_socket_family(domain: u32) -> String {
+    usize::try_from(domain)
+        .ok()
+        .and_then(|i| SOCKET_FAMILIES.get(i))
+        .map_or_else(|| domain.to_string(), |n| (*n).to_owned())
+}
+
+/// `evt.arg.request` of ptrace(2): `PTRACE_ATTACH` etc., or the number if unknown.
+pub fn render_ptrace_request(request: u64) -> String {
+    const NAMES: &[(u64, &str)] = &[
+        (0, "PTRACE_TRACEME"),
+        (1, "PTRACE_PEEKTEXT"),
+        (2, "PTRACE_PEEKDATA"),
+        (3, "PTRACE_PEEKUSR"),
+        (4, "PTRACE_POKETEXT"),
+        (5, "PTRACE_POKEDATA"),
+        (6, "PTRACE_POKEUSR"),
+        (7, "PTRACE_CONT"),
+        (8, "PTRACE_KILL"),
+        (9, "PTRACE_SINGLESTEP"),
+        (12, "PTRACE_GETREGS"),
+        (13, "PTRACE_SETREGS"),
+        (14, "PTRACE_GETFPREGS"),
+        (15, "PTRACE_SETFPREGS"),
+        (16, "PTRACE_ATTACH"),
+        (17, "PTRACE_DETACH"),
+        (18, "PTRACE_GETFPXREGS"),
+        (19, "PTRACE_SETFPXREGS"),
+        (24, "PTRACE_SYSCALL"),
+        (31, "PTRACE_SYSEMU"),
+        (32, "PTRACE_SYSEMU_SINGLESTEP"),
+        (0x4200, "PTRACE_SETOPTIONS"),
+        (0x4201, "PTRACE_GETEVENTMSG"),
+        (0x4202, "PTRACE_GETSIGINFO"),
+        (0x4203, "PTRACE_SETSIGINFO"),
+        (0x4204, "PTRACE_GETREGSET"),
+        (0x4205, "PTRACE_SETREGSET"),
+        (0x4206, "PTRACE_SEIZE"),
+        (0x4207, "PTRACE_INTERRUPT"),
+        (0x4208, "PTRACE_LISTEN"),
+        (0x4209, "PTRACE_PEEKSIGINFO"),
+        (0x420a, "PTRACE_GETSIGMASK"),
+        (0x420b, "PTRACE_SETSIGMASK"),
+        (0x420c, "PTRACE_SECCOMP_GET_FILTER"),
+    ];
+    NAMES
+        .iter()
+        .find(|(n, _)| *n == request)
+        .map_or_else(|| request.to_string(), |(_, name)| (*name).to_owned())
+}
+
+const AT_FLAGS: &[(u32, &str)] = &[
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x200, "AT_REMOVEDIR"),
+    (0x400, "AT_SYMLINK_FOLLOW"),
+    (0x1000, "AT_EMPTY_PATH"),
+];
+const RENAME_FLAGS: &[(u32, &str)] = &[
+    (1, "RENAME_NOREPLACE"),
+    (2, "RENAME_EXCHANGE"),
+    (4, "RENAME_WHITEOUT"),
+];
+const SOCK_FLAGS: &[(u32, &str)] = &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
+const MODULE_FLAGS: &[(u32, &str)] = &[
+    (1, "MODULE_INIT_IGNORE_MODVERSIONS"),
+    (2, "MODULE_INIT_IGNORE_VERMAGIC"),
+    (4, "MODULE_INIT_COMPRESSED_FILE"),
+];
+
+/// The rule event for one of the other followed syscalls, with the argument names libsinsp
+/// gives its exit event (enter arguments appended, as libs 0.22+ does).
+fn syscall_event(
+    table: &mut ProcessTable,
+    ts: u64,
+    thread: Option<Arc<ThreadInfo>>,
+    call: Syscall,
+    res: i64,
+) -> Option<Event> {
+    let name = match &call {
+        Syscall::Accept { syscall, .. }
+        | Syscall::Dup { syscall, .. }
+        | Syscall::PathPair { syscall, .. }
+        | Syscall::Unlink { syscall, .. }
+        | Syscall::Module { syscall, .. }
+        | Syscall::Send { syscall, .. } => syscall,
+        Syscall::Socket { .. } => "socket",
+        Syscall::Ptrace { .. } => "ptrace",
+    };
+    let mut e = table.new_event(name, ts, thread)?;
+    e.res = Some(res);
+    let res_s = res.to_string();
+    match call {
+        Syscall::Accept { flags, sock, .. } => {
+            let fd = sock
+                .filter(|_| res >= 0)
+                .map(|s| sock_fd_info(res, &s, true));
+            e = e
+                .with_arg("fd", &res_s)
+                .with_arg("tuple", fd.as_ref().map_or("", |f| f.name.as_str()));
+            if let Some(flags) = flags {
+                e = e.with_arg("flags", &render_bits(flags, SOCK_FLAGS));
+            }
+            e.fd = fd;
+        }
+        Syscall::Socket {
+            domain,
+            sock_type,
+            proto,
+        } => {
+            e = e
+                .with_arg("fd", &res_s)
+                .with_arg("domain", &render_socket_family(domain))
+                .with_arg("type", &sock_type.to_string())
+                .with_arg("proto", &proto.to_string());
+            if res >= 0 {
+                e.fd = Some(FdInfo {
+                    num: res,
+                    fd_type: socket_fd_type(i32::try_from(domain).unwrap_or(-1)),
+                    ..FdInfo::default()
+                });
+            }
+        }
+        Syscall::Dup {
+            oldfd,
+            newfd,
+            flags,
+            sock,
+            ..
+        } => {
+            e = e
+                .with_arg("res", &res_s)
+                .with_arg("oldfd", &oldfd.to_string());
+            if let Some(newfd) = newfd {
+                e = e.with_arg("newfd", &newfd.to_string());
+            }
+            if let Some(flags) = flags {
+                e = e.with_arg("flags", &render_open_flags(flags));
+            }
+            // The event's fd is the one duplicated (what the redirect rule inspects); only
+            // sockets are described, other descriptors stay unknown (<NA>).
+            e.fd = sock.map(|s| sock_fd_info(oldfd, &s, false));
+        }
+        Syscall::Ptrace {
+            request,
+            pid,
+            addr,
+            data,
+        } => {
+            e = e
+                .with_arg("res", &res_s)
+                .with_arg("addr", &format!("{addr:#x}"))
+                .with_arg("data", &format!("{data:#x}"))
+                .with_arg("request", &render_ptrace_request(request))
+                .with_arg("pid", &pid.to_string());
+        }
+        Syscall::PathPair {
+            syscall,
+            olddirfd,
+            oldpath,
+            newdirfd,
+            newpath,
+            flags,
+        } => {
+            e = e.with_arg("res", &res_s);
+            e = match syscall {
+                "symlink" => e
+                    .with_arg("target", &oldpath)
+                    .with_arg("linkpath", &newpath),
+                "symlinkat" => e
+                    .with_arg("target", &oldpath)
+                    .with_arg("linkdirfd", &newdirfd.unwrap_or(-100).to_string())
+                    .with_arg("linkpath", &newpath),
+                "linkat" => e
+                    .with_arg("olddir", &olddirfd.unwrap_or(-100).to_string())
+                    .with_arg("oldpath", &oldpath)
+                    .with_arg("newdir", &newdirfd.unwrap_or(-100).to_string())
+                    .with_arg("newpath", &newpath)
+                    .with_arg("flags", &render_bits(flags.unwrap_or(0), AT_FLAGS)),
+                "renameat" | "renameat2" => {
+                    let e = e
+                        .with_arg("olddirfd", &olddirfd.unwrap_or(-100).to_string())
+                        .with_arg("oldpath", &oldpath)
+                        .with_arg("newdirfd", &newdirfd.unwrap_or(-100).to_string())
+                        .with_arg("newpath", &newpath);
+                    match flags {
+                        Some(f) => e.with_arg("flags", &render_bits(f, RENAME_FLAGS)),
+                        None => e,
+                    }
+                }
+                _ => e
+                    .with_arg("oldpath", &oldpath)
+                    .with_arg("newpath", &newpath),
+            };
+        }
+        Syscall::Unlink {
+            dirfd, path, flags, ..
+        } => {
+            e = e.with_arg("res", &res_s);
+            e = match dirfd {
+                Some(dirfd) => e
+                    .with_arg("dirfd", &dirfd.to_string())
+                    .with_arg("name", &path)
+                    .with_arg("flags", &render_bits(flags.unwrap_or(0), AT_FLAGS)),
+                None => e.with_arg("path", &path),
+            };
+        }
+        Syscall::Module {
+            fd,
+            length,
+            uargs,
+            flags,
+            ..
+        } => {
+            e = e.with_arg("res", &res_s);
+            if let Some(length) = length {
+                e = e.with_arg("length", &length.to_string());
+            }
+            if let Some(fd) = fd {
+                e = e.with_arg("fd", &fd.to_string());
+            }
+            e = e.with_arg("uargs", &uargs);
+            if let Some(flags) = flags {
+                e = e.with_arg("flags", &render_bits(flags, MODULE_FLAGS));
+            }
+        }
+        Syscall::Send {
+            fd,
+            size,
+            dest,
+            sock,
+            ..
+        } => {
+            let info = match dest {
+                Some(PeerAddr::Inet(addr)) => {
+                    inet_fd_info(fd, sock.as_ref(), Some(addr), false).map(|mut f| {
+                        // The call named its own destination: the descriptor's name is
+                        // this tuple now (Falco's fd.name_changed).
+                        f.name_changed = true;
+                        f
+                    })
+                }
+                Some(PeerAddr::Unix(path)) => Some(FdInfo {
+                    num: fd,
+                    fd_type: FdType::UnixSocket,
+                    name: path.clone(),
+                    nameraw: path,
+                    name_changed: true,
+                    connected: sock.is_some_and(|s| s.state == 1),
+                    ..FdInfo::default()
+                }),
+                None => sock.map(|s| sock_fd_info(fd, &s, false)),
+            };
+            e = e.with_arg("res", &res_s).with_arg("fd", &fd.to_string());
+            if let Some(size) = size {
+                e = e.with_arg("size", &size.to_string());
+            }
+            e = e.with_arg("tuple", info.as_ref().map_or("", |f| f.name.as_str()));
+            e.fd = info;
+        }
+    }
+    e.refresh_derived();
+    Some(e)
 }
 
 /// `evt.is_open_read` and friends from open(2) flags.
@@ -755,6 +1224,7 @@ mod tests {
                 Record::Exec {
                     ts: 6,
                     task: facts,
+                    syscall: "execve",
                     filename: "/usr/bin/cat".into(),
                     argv: vec!["cat".into(), "/etc/shadow".into()],
                 },
@@ -854,6 +1324,7 @@ mod tests {
                     task: task(10, 1, "getent", 0),
                     fd: 4,
                     addr: Some(PeerAddr::Unix("/run/nscd/socket".into())),
+                    sock: None,
                     res: -2,
                 },
                 Path::new(NO_PROC),
@@ -877,6 +1348,7 @@ mod tests {
                     task: task(10, 1, "curl", 0),
                     fd: 5,
                     addr: Some(PeerAddr::Inet(addr)),
+                    sock: None,
                     res: 0,
                 },
                 Path::new(NO_PROC),
@@ -893,10 +1365,276 @@ mod tests {
         );
     }
 
+    fn syscall(t: &mut ProcessTable, call: Syscall, res: i64) -> Event {
+        t.apply(
+            Record::Syscall {
+                ts: 1,
+                task: task(10, 1, "nc", 0),
+                call,
+                res,
+            },
+            Path::new(NO_PROC),
+        )
+        .unwrap_or_else(|| panic!("no event"))
+    }
+
+    fn tcp(local: &str, remote: &str) -> SockFacts {
+        SockFacts {
+            family: libc::AF_INET as u16,
+            sock_type: libc::SOCK_STREAM as u16,
+            proto: libc::IPPROTO_TCP as u16,
+            state: 1,
+            local: local.parse().ok(),
+            remote: remote.parse().ok(),
+        }
+    }
+
+    #[test]
+    fn accept_and_dup_describe_the_socket_from_each_side() {
+        let mut t = table(100);
+        let sock = tcp("10.0.0.1:22", "10.0.0.9:50000");
+        let e = syscall(
+            &mut t,
+            Syscall::Accept {
+                syscall: "accept4",
+                flags: Some(0o2000000),
+                sock: Some(sock),
+            },
+            7,
+        );
+        let fd = e.fd.clone().unwrap_or_default();
+        assert_eq!(fd.name, "10.0.0.9:50000->10.0.0.1:22");
+        assert_eq!((fd.num, fd.connected), (7, true));
+        let tuple = fd.tuple.unwrap_or_else(|| panic!("no tuple"));
+        assert!(tuple.is_server);
+        assert_eq!(tuple.local().1, 22);
+        assert_eq!(e.arg("flags"), Some("SOCK_CLOEXEC"));
+        assert_eq!(e.arg("tuple"), Some("10.0.0.9:50000->10.0.0.1:22"));
+
+        let e = syscall(
+            &mut t,
+            Syscall::Dup {
+                syscall: "dup2",
+                oldfd: 3,
+                newfd: Some(1),
+                flags: None,
+                sock: Some(tcp("10.0.0.1:40000", "203.0.113.5:4444")),
+            },
+            1,
+        );
+        assert_eq!(e.event_type.name(), "dup2");
+        assert_eq!(e.args_text, "res=1 oldfd=3 newfd=1");
+        let fd = e.fd.unwrap_or_default();
+        assert_eq!((fd.num, fd.fd_type), (3, FdType::Ipv4Socket));
+        assert_eq!(fd.name, "10.0.0.1:40000->203.0.113.5:4444");
+        // A descriptor that is not a socket stays unknown.
+        let e = syscall(
+            &mut t,
+            Syscall::Dup {
+                syscall: "dup",
+                oldfd: 5,
+                newfd: None,
+                flags: None,
+                sock: None,
+            },
+            6,
+        );
+        assert!(e.fd.is_none());
+    }
+
+    #[test]
+    fn sendto_names_its_destination_and_marks_the_name_changed() {
+        let mut t = table(100);
+        let mut udp = tcp("0.0.0.0:5353", "0.0.0.0:0");
+        udp.proto = libc::IPPROTO_UDP as u16;
+        udp.sock_type = libc::SOCK_DGRAM as u16;
+        udp.state = 7; // TCP_CLOSE: an unconnected datagram socket
+        let dest: SocketAddr = "[2001:db8::1]:53".parse().unwrap_or_else(|e| panic!("{e}"));
+        let e = syscall(
+            &mut t,
+            Syscall::Send {
+                syscall: "sendmsg",
+                fd: 4,
+                size: None,
+                dest: Some(PeerAddr::Inet(dest)),
+                sock: Some(udp),
+            },
+            40,
+        );
+        let fd = e.fd.unwrap_or_default();
+        assert!(fd.name_changed && !fd.connected);
+        assert_eq!(fd.fd_type, FdType::Ipv6Socket, "the destination's family");
+        assert_eq!(fd.tuple.map(|t| t.l4proto), Some(L4Proto::Udp));
+        assert!(fd.name.ends_with("->2001:db8::1:53"), "{}", fd.name);
+    }
+
+    #[test]
+    fn ptrace_socket_link_and_module_arguments_are_rendered() {
+        let mut t = table(100);
+        let e = syscall(
+            &mut t,
+            Syscall::Ptrace {
+                request: 0x4206,
+                pid: 99,
+                addr: 0,
+                data: 0x10,
+            },
+            0,
+        );
+        assert_eq!(
+            e.args_text,
+            "res=0 addr=0x0 data=0x10 request=PTRACE_SEIZE pid=99"
+        );
+        let e = syscall(
+            &mut t,
+            Syscall::Socket {
+                domain: 17,
+                sock_type: 3,
+                proto: 768,
+            },
+            3,
+        );
+        assert_eq!(e.arg("domain"), Some("AF_PACKET"));
+        assert_eq!(e.fd.map(|f| f.fd_type), Some(FdType::Unknown));
+        assert_eq!(render_socket_family(2), "AF_INET");
+        assert_eq!(render_socket_family(4096), "4096");
+        assert_eq!(render_ptrace_request(77), "77");
+        let e = syscall(
+            &mut t,
+            Syscall::PathPair {
+                syscall: "symlinkat",
+                olddirfd: None,
+                oldpath: "/etc/shadow".into(),
+                newdirfd: Some(-100),
+                newpath: "s".into(),
+                flags: None,
+            },
+            0,
+        );
+        assert_eq!(
+            e.args_text,
+            "res=0 target=/etc/shadow linkdirfd=-100 linkpath=s"
+        );
+        let e = syscall(
+            &mut t,
+            Syscall::PathPair {
+                syscall: "renameat2",
+                olddirfd: Some(3),
+                oldpath: "a".into(),
+                newdirfd: Some(3),
+                newpath: "b".into(),
+                flags: Some(3),
+            },
+            -17,
+        );
+        assert_eq!(e.arg("flags"), Some("RENAME_NOREPLACE|RENAME_EXCHANGE"));
+        assert_eq!(e.res_text.as_deref(), Some("EEXIST"));
+        let e = syscall(
+            &mut t,
+            Syscall::Module {
+                syscall: "init_module",
+                fd: None,
+                length: Some(0),
+                uargs: "x=1".into(),
+                flags: None,
+            },
+            -38,
+        );
+        assert_eq!(e.args_text, "res=-38 length=0 uargs=x=1");
+    }
+
+    #[test]
+    fn container_metadata_arriving_later_reaches_existing_threads() {
+        let root = Path::new(NO_PROC);
+        let mut t = table(100);
+        let cg = format!("0::/kubepods/cri-containerd-{ID}.scope\n");
+        t.seed(vec![
+            snap(1, 0, "init", ""),
+            snap(5, 1, "sh", &cg),
+            snap(6, 5, "sh", &cg),
+        ]);
+        // Each container is asked about once, however many processes it has.
+        assert_eq!(t.take_new_containers(), [ID.to_owned()]);
+        assert!(t.take_new_containers().is_empty());
+        let open = |t: &mut ProcessTable| {
+            t.apply(
+                Record::Open {
+                    ts: 1,
+                    task: task(5, 1, "sh", 0),
+                    syscall: "openat",
+                    path: "/etc/hosts".into(),
+                    flags: 0,
+                    mode: 0,
+                    res: 3,
+                },
+                root,
+            )
+            .and_then(|e| e.thread)
+            .and_then(|th| th.container.clone())
+            .unwrap_or_else(|| panic!("no container"))
+        };
+        let before = open(&mut t);
+        assert_eq!(
+            (before.id.as_str(), before.name.as_str()),
+            ("0123456789ab", "")
+        );
+        t.set_container_metadata(
+            ID,
+            &crate::cri::CriMetadata {
+                name: "web".into(),
+                image_repository: "registry.example/web".into(),
+                pod_name: Some("web-1".into()),
+                ..Default::default()
+            },
+        );
+        let after = open(&mut t);
+        assert_eq!(after.name, "web");
+        assert_eq!(after.image_repository, "registry.example/web");
+        assert_eq!(after.k8s_pod_name.as_deref(), Some("web-1"));
+        assert_eq!(after.runtime, "containerd", "kept from the cgroup");
+        // The table's own entry was updated, not only the event's copy.
+        assert_eq!(
+            t.get(5)
+                .and_then(|p| p.container.as_ref())
+                .map(|c| c.name.as_str()),
+            Some("web")
+        );
+        // An answer for a container never seen changes nothing.
+        t.set_container_metadata(&"f".repeat(64), &crate::cri::CriMetadata::default());
+        assert!(t.take_new_containers().is_empty());
+    }
     #[test]
     fn every_event_type_used_is_in_the_rules_catalogue() {
         for name in [
-            "execve", "clone", "procexit", "open", "openat", "openat2", "creat", "connect",
+            "execve",
+            "execveat",
+            "clone",
+            "procexit",
+            "open",
+            "openat",
+            "openat2",
+            "creat",
+            "connect",
+            "accept",
+            "accept4",
+            "socket",
+            "dup",
+            "dup2",
+            "dup3",
+            "ptrace",
+            "link",
+            "linkat",
+            "symlink",
+            "symlinkat",
+            "unlink",
+            "unlinkat",
+            "rename",
+            "renameat",
+            "renameat2",
+            "init_module",
+            "finit_module",
+            "sendto",
+            "sendmsg",
         ] {
             assert!(EventType::from_name(name).is_some(), "{name}");
         }

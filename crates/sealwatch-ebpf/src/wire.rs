@@ -31,8 +31,18 @@ pub enum Record {
     Exec {
         ts: u64,
         task: TaskFacts,
+        /// `execve` or `execveat`.
+        syscall: &'static str,
         filename: String,
         argv: Vec<String>,
+    },
+    /// An execve/execveat that failed (the process keeps its old image).
+    ExecFailed {
+        ts: u64,
+        task: TaskFacts,
+        syscall: &'static str,
+        filename: String,
+        res: i64,
     },
     /// An exec known only by pid (cn_proc): the rest must come from /proc.
     ExecPid { ts: u64, pid: u32 },
@@ -61,8 +71,97 @@ pub enum Record {
         task: TaskFacts,
         fd: i64,
         addr: Option<PeerAddr>,
+        /// The socket after the call (local address, protocol).
+        sock: Option<SockFacts>,
         res: i64,
     },
+    /// Any other followed syscall returned.
+    Syscall {
+        ts: u64,
+        task: TaskFacts,
+        call: Syscall,
+        res: i64,
+    },
+}
+
+/// The arguments of the other followed syscalls, by call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Syscall {
+    /// accept/accept4: `sock` is the accepted connection (the fd is the result).
+    Accept {
+        syscall: &'static str,
+        flags: Option<u32>,
+        sock: Option<SockFacts>,
+    },
+    Socket {
+        domain: u32,
+        sock_type: u32,
+        proto: u32,
+    },
+    /// dup/dup2/dup3: `sock` describes `oldfd` when it is a socket.
+    Dup {
+        syscall: &'static str,
+        oldfd: i64,
+        newfd: Option<i64>,
+        flags: Option<u32>,
+        sock: Option<SockFacts>,
+    },
+    Ptrace {
+        request: u64,
+        pid: i64,
+        addr: u64,
+        data: u64,
+    },
+    /// link/linkat/symlink/symlinkat/rename/renameat/renameat2: a source and a destination
+    /// path, with directory fds for the `*at` forms.
+    PathPair {
+        syscall: &'static str,
+        olddirfd: Option<i64>,
+        oldpath: String,
+        newdirfd: Option<i64>,
+        newpath: String,
+        flags: Option<u32>,
+    },
+    /// unlink/unlinkat.
+    Unlink {
+        syscall: &'static str,
+        dirfd: Option<i64>,
+        path: String,
+        flags: Option<u32>,
+    },
+    /// init_module (image length) or finit_module (fd, flags), with the module parameters.
+    Module {
+        syscall: &'static str,
+        fd: Option<i64>,
+        length: Option<u64>,
+        uargs: String,
+        flags: Option<u32>,
+    },
+    /// sendto/sendmsg naming a destination address.
+    Send {
+        syscall: &'static str,
+        fd: i64,
+        size: Option<u64>,
+        dest: Option<PeerAddr>,
+        sock: Option<SockFacts>,
+    },
+}
+
+/// What the kernel knows about a socket descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SockFacts {
+    /// `AF_INET`, `AF_INET6`, `AF_UNIX`, ...
+    pub family: u16,
+    /// `SOCK_STREAM`, `SOCK_DGRAM`, ...
+    pub sock_type: u16,
+    /// `IPPROTO_TCP`, `IPPROTO_UDP`, ...
+    pub proto: u16,
+    /// `sk_state`: 1 (`TCP_ESTABLISHED`) for connected TCP and UDP sockets.
+    pub state: u8,
+    /// Local and remote endpoints (IPv4/IPv6 only; unspecified address and port 0 when unset).
+    pub local: Option<SocketAddr>,
+    pub remote: Option<SocketAddr>,
 }
 
 /// The address a socket call named, as far as sealwatch decodes it.
@@ -85,13 +184,57 @@ impl std::fmt::Display for WireError {
 }
 
 /// Size of `struct sw_event`.
-pub const SW_EVENT_SIZE: usize = 1504;
+pub const SW_EVENT_SIZE: usize = 1568;
 const OFF_COMM: usize = 80;
 const OFF_CGROUP: usize = 96;
 const OFF_STR1: usize = 224;
 const OFF_STR2: usize = 480;
 const LEN_STR1: usize = 256;
 const LEN_STR2: usize = 1024;
+const OFF_ARG2: usize = 1504;
+const OFF_ARG3: usize = 1512;
+const OFF_SOCK: usize = 1520;
+
+fn u16_at(b: &[u8], off: usize) -> u16 {
+    b.get(off..off + 2)
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u16::from_ne_bytes)
+}
+
+/// Decodes `struct sw_sock` at `off` (None unless the kernel marked it valid).
+fn decode_sock(b: &[u8], off: usize) -> Option<SockFacts> {
+    if *b.get(off + 11)? == 0 {
+        return None;
+    }
+    let family = u16_at(b, off);
+    let addr = |at: usize, port: u16| -> Option<SocketAddr> {
+        let ip = match i32::from(family) {
+            libc::AF_INET => {
+                let v4: [u8; 4] = b.get(off + at..off + at + 4)?.try_into().ok()?;
+                IpAddr::V4(Ipv4Addr::from(v4))
+            }
+            libc::AF_INET6 => {
+                let v6: [u8; 16] = b.get(off + at..off + at + 16)?.try_into().ok()?;
+                IpAddr::V6(Ipv6Addr::from(v6))
+            }
+            _ => return None,
+        };
+        Some(SocketAddr::new(ip, port))
+    };
+    Some(SockFacts {
+        family,
+        sock_type: u16_at(b, off + 2),
+        proto: u16_at(b, off + 4),
+        state: *b.get(off + 10)?,
+        local: addr(16, u16_at(b, off + 6)),
+        remote: addr(32, u16_at(b, off + 8)),
+    })
+}
+
+/// A directory-fd argument (`AT_FDCWD` is -100): the low 32 bits as a signed int.
+fn dirfd(v: u64) -> i64 {
+    i64::from(v as u32 as i32)
+}
 
 fn u32_at(b: &[u8], off: usize) -> u32 {
     b.get(off..off + 4)
@@ -190,9 +333,11 @@ pub fn decode_bpf(b: &[u8]) -> Result<Record, WireError> {
     let str1_len = (u32_at(b, 68) as usize).min(LEN_STR1);
     let str2_len = (u32_at(b, 72) as usize).min(LEN_STR2);
     let str1 = field(b, OFF_STR1, str1_len);
+    let str2 = field(b, OFF_STR2, str2_len);
     Ok(match kind {
         1 => Record::Exec {
             ts,
+            syscall: if nr == 322 { "execveat" } else { "execve" },
             filename: c_str(str1),
             argv: split_argv(field(b, OFF_STR2, str2_len)),
             task,
@@ -226,9 +371,125 @@ pub fn decode_bpf(b: &[u8]) -> Result<Record, WireError> {
             ts,
             fd: arg0 as i64,
             addr: decode_sockaddr(str1),
+            sock: decode_sock(b, OFF_SOCK),
             res,
             task,
         },
+        6 => {
+            let arg2 = u64_at(b, OFF_ARG2);
+            let arg3 = u64_at(b, OFF_ARG3);
+            let sock = decode_sock(b, OFF_SOCK);
+            let call = match nr {
+                43 | 288 => Syscall::Accept {
+                    syscall: if nr == 43 { "accept" } else { "accept4" },
+                    flags: (nr == 288).then_some(arg1 as u32),
+                    sock,
+                },
+                41 => Syscall::Socket {
+                    domain: arg0 as u32,
+                    sock_type: arg1 as u32,
+                    proto: arg2 as u32,
+                },
+                32 | 33 | 292 => Syscall::Dup {
+                    syscall: match nr {
+                        32 => "dup",
+                        33 => "dup2",
+                        _ => "dup3",
+                    },
+                    oldfd: dirfd(arg0),
+                    newfd: (nr != 32).then(|| dirfd(arg1)),
+                    flags: (nr == 292).then_some(arg2 as u32),
+                    sock,
+                },
+                101 => Syscall::Ptrace {
+                    request: arg0,
+                    pid: dirfd(arg1),
+                    addr: arg2,
+                    data: arg3,
+                },
+                86 | 82 | 88 => Syscall::PathPair {
+                    syscall: match nr {
+                        86 => "link",
+                        82 => "rename",
+                        _ => "symlink",
+                    },
+                    olddirfd: None,
+                    oldpath: c_str(str1),
+                    newdirfd: None,
+                    newpath: c_str(str2),
+                    flags: None,
+                },
+                266 => Syscall::PathPair {
+                    syscall: "symlinkat",
+                    olddirfd: None,
+                    oldpath: c_str(str1),
+                    newdirfd: Some(dirfd(arg1)),
+                    newpath: c_str(str2),
+                    flags: None,
+                },
+                265 | 264 | 316 => Syscall::PathPair {
+                    syscall: match nr {
+                        265 => "linkat",
+                        264 => "renameat",
+                        _ => "renameat2",
+                    },
+                    olddirfd: Some(dirfd(arg0)),
+                    oldpath: c_str(str1),
+                    newdirfd: Some(dirfd(arg1)),
+                    newpath: c_str(str2),
+                    flags: (nr != 264).then_some(arg2 as u32),
+                },
+                87 => Syscall::Unlink {
+                    syscall: "unlink",
+                    dirfd: None,
+                    path: c_str(str1),
+                    flags: None,
+                },
+                263 => Syscall::Unlink {
+                    syscall: "unlinkat",
+                    dirfd: Some(dirfd(arg0)),
+                    path: c_str(str1),
+                    flags: Some(arg2 as u32),
+                },
+                175 => Syscall::Module {
+                    syscall: "init_module",
+                    fd: None,
+                    length: Some(arg1),
+                    uargs: c_str(str1),
+                    flags: None,
+                },
+                313 => Syscall::Module {
+                    syscall: "finit_module",
+                    fd: Some(dirfd(arg0)),
+                    length: None,
+                    uargs: c_str(str1),
+                    flags: Some(arg2 as u32),
+                },
+                44 | 46 => Syscall::Send {
+                    syscall: if nr == 44 { "sendto" } else { "sendmsg" },
+                    fd: dirfd(arg0),
+                    size: (nr == 44).then_some(arg1),
+                    dest: decode_sockaddr(str1),
+                    sock,
+                },
+                59 | 322 => {
+                    return Ok(Record::ExecFailed {
+                        ts,
+                        syscall: if nr == 59 { "execve" } else { "execveat" },
+                        filename: c_str(str1),
+                        res,
+                        task,
+                    })
+                }
+                other => return Err(WireError(format!("unknown syscall number {other}"))),
+            };
+            Record::Syscall {
+                ts,
+                task,
+                call,
+                res,
+            }
+        }
         other => return Err(WireError(format!("unknown record kind {other}"))),
     })
 }
@@ -328,6 +589,7 @@ mod tests {
             Ok(Record::Exec {
                 ts,
                 task,
+                syscall: "execve",
                 filename,
                 argv,
             }) => {
@@ -393,6 +655,189 @@ mod tests {
         assert_eq!(decode_sockaddr(&sa), None);
         let sa = (libc::AF_NETLINK as u16).to_ne_bytes().to_vec();
         assert_eq!(decode_sockaddr(&sa), None);
+    }
+
+    fn syscall_record(nr: u32, f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        bpf_record(6, |b| {
+            b[64..68].copy_from_slice(&nr.to_ne_bytes());
+            f(b)
+        })
+    }
+
+    fn put_str(b: &mut [u8], off: usize, len_off: usize, text: &[u8]) {
+        b[off..off + text.len()].copy_from_slice(text);
+        b[len_off..len_off + 4].copy_from_slice(&((text.len() + 1) as u32).to_ne_bytes());
+    }
+
+    fn put_u64(b: &mut [u8], off: usize, v: u64) {
+        b[off..off + 8].copy_from_slice(&v.to_ne_bytes());
+    }
+
+    fn call_of(b: &[u8]) -> Syscall {
+        match decode_bpf(b) {
+            Ok(Record::Syscall { call, .. }) => call,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn decodes_path_pair_calls_with_directory_fds() {
+        let b = syscall_record(265, |b| {
+            put_u64(b, 48, (-100i64) as u64);
+            put_u64(b, 56, 7);
+            put_u64(b, OFF_ARG2, 0x400);
+            put_str(b, OFF_STR1, 68, b"/etc/shadow");
+            put_str(b, OFF_STR2, 72, b"copy");
+        });
+        assert_eq!(
+            call_of(&b),
+            Syscall::PathPair {
+                syscall: "linkat",
+                olddirfd: Some(-100),
+                oldpath: "/etc/shadow".into(),
+                newdirfd: Some(7),
+                newpath: "copy".into(),
+                flags: Some(0x400),
+            }
+        );
+        let b = syscall_record(88, |b| {
+            put_str(b, OFF_STR1, 68, b"/etc");
+            put_str(b, OFF_STR2, 72, b"/tmp/l");
+        });
+        assert!(
+            matches!(call_of(&b), Syscall::PathPair { syscall: "symlink", olddirfd: None, ref newpath, .. } if newpath == "/tmp/l")
+        );
+        let b = syscall_record(263, |b| {
+            put_u64(b, 48, 3);
+            put_u64(b, OFF_ARG2, 0x200);
+            put_str(b, OFF_STR1, 68, b"dir");
+        });
+        assert_eq!(
+            call_of(&b),
+            Syscall::Unlink {
+                syscall: "unlinkat",
+                dirfd: Some(3),
+                path: "dir".into(),
+                flags: Some(0x200)
+            }
+        );
+    }
+
+    #[test]
+    fn decodes_socket_facts_for_dup_and_send() {
+        let b = syscall_record(292, |b| {
+            put_u64(b, 48, 4);
+            put_u64(b, 56, 1);
+            put_u64(b, OFF_ARG2, 0o2000000);
+            let s = OFF_SOCK;
+            b[s..s + 2].copy_from_slice(&(libc::AF_INET6 as u16).to_ne_bytes());
+            b[s + 2..s + 4].copy_from_slice(&1u16.to_ne_bytes());
+            b[s + 4..s + 6].copy_from_slice(&6u16.to_ne_bytes());
+            b[s + 6..s + 8].copy_from_slice(&40000u16.to_ne_bytes());
+            b[s + 8..s + 10].copy_from_slice(&443u16.to_ne_bytes());
+            b[s + 10] = 1;
+            b[s + 11] = 1;
+            b[s + 16 + 15] = 1; // ::1
+            b[s + 32..s + 34].copy_from_slice(&[0x20, 0x01]); // 2001::
+        });
+        let Syscall::Dup {
+            syscall,
+            oldfd,
+            newfd,
+            flags,
+            sock: Some(sock),
+        } = call_of(&b)
+        else {
+            panic!("not a dup with socket facts")
+        };
+        assert_eq!(
+            (syscall, oldfd, newfd, flags),
+            ("dup3", 4, Some(1), Some(0o2000000))
+        );
+        assert_eq!(sock.local, "[::1]:40000".parse().ok());
+        assert_eq!(sock.remote, "[2001::]:443".parse().ok());
+        assert_eq!((sock.proto, sock.state, sock.sock_type), (6, 1, 1));
+        // Not marked valid: no facts, whatever the bytes say.
+        let b = syscall_record(32, |b| b[OFF_SOCK] = 2);
+        assert!(matches!(
+            call_of(&b),
+            Syscall::Dup {
+                sock: None,
+                newfd: None,
+                flags: None,
+                ..
+            }
+        ));
+
+        let b = syscall_record(44, |b| {
+            put_u64(b, 48, 5);
+            put_u64(b, 56, 12);
+            let mut sa = [0u8; 16];
+            sa[0..2].copy_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+            sa[2..4].copy_from_slice(&53u16.to_be_bytes());
+            sa[4..8].copy_from_slice(&[8, 8, 8, 8]);
+            b[OFF_STR1..OFF_STR1 + 16].copy_from_slice(&sa);
+            b[68..72].copy_from_slice(&16u32.to_ne_bytes());
+        });
+        assert!(
+            matches!(call_of(&b), Syscall::Send { syscall: "sendto", fd: 5, size: Some(12), dest: Some(PeerAddr::Inet(a)), sock: None } if a.port() == 53)
+        );
+    }
+
+    #[test]
+    fn decodes_ptrace_socket_module_and_failed_exec() {
+        let b = syscall_record(101, |b| {
+            put_u64(b, 48, 16);
+            put_u64(b, 56, 4242);
+            put_u64(b, OFF_ARG2, 0x10);
+            put_u64(b, OFF_ARG3, 0x20);
+        });
+        assert_eq!(
+            call_of(&b),
+            Syscall::Ptrace {
+                request: 16,
+                pid: 4242,
+                addr: 0x10,
+                data: 0x20
+            }
+        );
+        let b = syscall_record(41, |b| {
+            put_u64(b, 48, 17);
+            put_u64(b, 56, 3);
+            put_u64(b, OFF_ARG2, 768);
+        });
+        assert_eq!(
+            call_of(&b),
+            Syscall::Socket {
+                domain: 17,
+                sock_type: 3,
+                proto: 768
+            }
+        );
+        let b = syscall_record(313, |b| {
+            put_u64(b, 48, u64::MAX);
+            put_str(b, OFF_STR1, 68, b"debug=1");
+        });
+        assert!(
+            matches!(call_of(&b), Syscall::Module { syscall: "finit_module", fd: Some(-1), ref uargs, .. } if uargs == "debug=1")
+        );
+        let b = syscall_record(322, |b| {
+            b[40..48].copy_from_slice(&(-2i64).to_ne_bytes());
+            put_str(b, OFF_STR1, 68, b"/nope");
+        });
+        assert!(
+            matches!(decode_bpf(&b), Ok(Record::ExecFailed { syscall: "execveat", res: -2, ref filename, .. }) if filename == "/nope")
+        );
+        // A successful exec record says which call it was.
+        let b = bpf_record(1, |b| b[64..68].copy_from_slice(&322u32.to_ne_bytes()));
+        assert!(matches!(
+            decode_bpf(&b),
+            Ok(Record::Exec {
+                syscall: "execveat",
+                ..
+            })
+        ));
+        assert!(decode_bpf(&syscall_record(9999, |_| {})).is_err());
     }
 
     #[test]

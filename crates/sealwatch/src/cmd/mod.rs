@@ -2,14 +2,17 @@
 pub mod admission;
 pub mod attest;
 pub mod compare;
+pub mod completions;
 pub mod db;
 pub mod inspect;
 pub mod keygen;
 pub mod policy;
+pub mod provenance;
 pub mod rules;
 pub mod sbom;
 pub mod scan;
 pub mod sign;
+pub mod sign_blob;
 pub mod verify;
 pub mod verify_blob;
 pub mod watch;

@@ -10,6 +10,9 @@ use sealwatch_catalog::{Catalog, PathPattern};
 use sealwatch_oci::FileRequest;
 use serde::Serialize;
 
+use sealwatch_sign::AttestOptions;
+
+use crate::cmd::attest::{predicate_type_uri, AttestFlags};
 use crate::image::{ImageArgs, ImageTree};
 
 #[derive(Debug, Args)]
@@ -28,6 +31,11 @@ pub struct SbomArgs {
     /// Treat problems with package databases (truncated, not UTF-8, duplicates) as errors: exit 2.
     #[arg(long)]
     strict: bool,
+
+    /// With `--attest`, the document is signed as a `cyclonedx` (or, with `--format spdx-json`, an
+    /// `spdxjson`) attestation.
+    #[command(flatten)]
+    attest: AttestFlags,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -89,7 +97,17 @@ pub fn catalog_image(args: &ImageArgs) -> anyhow::Result<Cataloged> {
     Ok(Cataloged { subject, catalog })
 }
 
-pub fn run(args: SbomArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: SbomArgs) -> anyhow::Result<u8> {
+    let attest_type = match (args.attest.attest, args.format) {
+        (false, _) => None,
+        (true, SbomFormat::Cyclonedx) => Some("cyclonedx"),
+        (true, SbomFormat::SpdxJson) => Some("spdxjson"),
+        (true, SbomFormat::Json | SbomFormat::Table) => anyhow::bail!(
+            "--attest signs a CycloneDX or SPDX document: use --format cyclonedx or spdx-json"
+        ),
+    };
+    // Settled before the image is read: a wrong key, password or image fails now.
+    let attest_target = args.attest.prepare(&mut args.image)?;
     let Cataloged { subject, catalog } = catalog_image(&args.image)?;
     for d in &catalog.diagnostics {
         eprintln!("warning: {d}");
@@ -114,6 +132,14 @@ pub fn run(args: SbomArgs) -> anyhow::Result<u8> {
             } else {
                 sbom::spdx::document(&catalog, &subject, &options)
             };
+            if let (Some(target), Some(name)) = (&attest_target, attest_type) {
+                eprintln!("Attesting the SBOM of {}", target.image());
+                target.attest(AttestOptions {
+                    predicate_type: predicate_type_uri(name, "--format")?,
+                    predicate: serde_json::to_value(&doc).context("serialising the SBOM")?,
+                    format: target.format(),
+                })?;
+            }
             serde_json::to_writer_pretty(&mut rendered, &doc)?;
             rendered.push(b'\n');
         }

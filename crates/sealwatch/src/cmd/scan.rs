@@ -16,6 +16,9 @@ use sealwatch_version::EcosystemRelease;
 use serde::Serialize;
 use serde_json::json;
 
+use sealwatch_sign::{AttestOptions, ScannerInfo as VulnScanner};
+
+use crate::cmd::attest::{predicate_type_uri, AttestFlags};
 use crate::cmd::db::DbPath;
 use crate::cmd::sbom::{catalog_image, write_atomically, Cataloged};
 use crate::image::ImageArgs;
@@ -66,6 +69,20 @@ pub struct ScanArgs {
     /// Never touch the network (the database must already be present).
     #[arg(long)]
     offline: bool,
+
+    /// Refresh the database (from the sources it was built from) when it is older than this: `24h`,
+    /// `90m`, `7d`. With `--offline` an older database only draws a warning.
+    #[arg(long, value_name = "AGE", env = "SEALWATCH_DB_MAX_AGE", default_value = "24h",
+          value_parser = crate::cmd::db::parse_age)]
+    db_max_age: std::time::Duration,
+
+    #[command(flatten)]
+    attest: AttestFlags,
+
+    /// Predicate type of the `--attest` attestation: `vuln` (cosign's vulnerability predicate
+    /// around the JSON report) or a URI (the JSON report as the predicate).
+    #[arg(long, value_name = "TYPE", default_value = "vuln", requires = "attest")]
+    attest_type: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,7 +132,13 @@ struct ScannerInfo {
     db_updated_at: Option<String>,
 }
 
-pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
+pub fn run(mut args: ScanArgs) -> anyhow::Result<u8> {
+    let started_at = crate::cmd::sbom::now_rfc3339()?;
+    let attest_type = if args.attest.attest {
+        Some(predicate_type_uri(&args.attest_type, "--attest-type")?)
+    } else {
+        None
+    };
     let severities = parse_severities(&args.severity)?;
     let ignore = IgnoreList::load(args.ignorefile.as_deref())?;
     let vex = args
@@ -128,6 +151,7 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let db_path = args.db.resolve()?;
+    crate::cmd::db::prepare_for_scan(&db_path, args.offline, args.db_max_age, args.image.quiet)?;
     // Open the database before the image: a missing database fails fast (and never reads as "no CVEs").
     let db = AdvisoryDb::open(&db_path).with_context(|| {
         if args.offline {
@@ -136,6 +160,8 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
             "opening the vulnerability database".to_owned()
         }
     })?;
+    // Settled before the (slow) scan: a wrong key, password or image fails now.
+    let attest_target = args.attest.prepare(&mut args.image)?;
     let Cataloged { subject, catalog } = catalog_image(&args.image)?;
     for d in &catalog.diagnostics {
         eprintln!("warning: {d}");
@@ -228,6 +254,31 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         results,
         summary,
     };
+    if let (Some(target), Some(predicate_type)) = (&attest_target, attest_type) {
+        let result = serde_json::to_value(&report).context("serialising the report")?;
+        let predicate = if args.attest_type == "vuln" {
+            let scanner = VulnScanner {
+                uri: format!("pkg:cargo/sealwatch@{}", env!("CARGO_PKG_VERSION")),
+                version: env!("CARGO_PKG_VERSION").to_owned(),
+                db_uri: db_uri(&status.sources),
+                db_version: report.scanner.db_updated_at.clone().unwrap_or_default(),
+            };
+            sealwatch_sign::vuln_predicate(
+                result,
+                &scanner,
+                &started_at,
+                &report.scanner.scanned_at,
+            )
+        } else {
+            result
+        };
+        eprintln!("Attesting the scan of {}", target.image());
+        target.attest(AttestOptions {
+            predicate_type,
+            predicate,
+            format: target.format(),
+        })?;
+    }
 
     let mut out = Vec::new();
     match args.format {
@@ -246,6 +297,21 @@ pub fn run(args: ScanArgs) -> anyhow::Result<u8> {
         None => std::io::stdout().lock().write_all(&out)?,
     }
     Ok(if total > 0 { args.exit_code } else { 0 })
+}
+
+/// The database's origin for the predicate's `scanner.db.uri`: its sources' kinds and file names,
+/// in import order (not their full paths, which would publish the CI machine's folders).
+fn db_uri(sources: &[sealwatch_db::SourceInfo]) -> String {
+    sources
+        .iter()
+        .map(|s| {
+            let name = Path::new(&s.location)
+                .file_name()
+                .map_or_else(|| s.location.clone(), |n| n.to_string_lossy().into_owned());
+            format!("{}:{name}", s.kind)
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Every advisory finding for one cataloged package (unfiltered). Packages of an ecosystem sealwatch cannot
