@@ -554,6 +554,13 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
     assert_eq!(tlog["kindVersion"]["kind"], "dsse");
     assert!(tlog["inclusionPromise"]["signedEntryTimestamp"].is_string());
     assert!(tlog["inclusionProof"]["checkpoint"]["envelope"].is_string());
+    // The signing config names the stand-in's TSA: the signature is timestamped.
+    assert!(
+        material
+            .pointer("/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp")
+            .is_some_and(Value::is_string),
+        "{material}"
+    );
 
     let root = path_str(&root);
     let out = env.run(&[

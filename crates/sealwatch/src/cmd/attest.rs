@@ -69,7 +69,11 @@ pub fn run(args: AttestArgs) -> anyhow::Result<u8> {
         };
         predicate = sealwatch_sign::vuln_predicate(predicate, &scanner, &created, &created);
     }
-    let signing = SigningIdentity::load(args.key.as_deref(), &args.keyless)?;
+    let signing = SigningIdentity::load(
+        args.key.as_deref(),
+        &args.keyless,
+        args.format.format() == sealwatch_sign::SignatureFormat::Bundle,
+    )?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let digest = resolve_and_warn(&client, &reference)?;
