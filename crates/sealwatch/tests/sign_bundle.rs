@@ -639,6 +639,9 @@ fn keyless_usage_errors_exit_2() {
         .is_none());
 }
 
+/// A change to a layer's annotations.
+type Tamper = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn tampered_keyless_annotations_fail_with_precise_reasons() {
     let Some(env) = setup("keyless-tamper") else {
@@ -704,7 +707,7 @@ fn tampered_keyless_annotations_fail_with_precise_reasons() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>, &str)> = vec![
+    let cases: Vec<(&str, Tamper, &str)> = vec![
         (
             "bad SET",
             Box::new(|a: &mut Value| {
