@@ -640,7 +640,7 @@ fn keyless_usage_errors_exit_2() {
 }
 
 /// A change to a layer's annotations.
-type Tamper = Box<dyn Fn(&mut Value)>;
+type Tamper<'a> = Box<dyn Fn(&mut Value) + 'a>;
 
 #[test]
 fn tampered_keyless_annotations_fail_with_precise_reasons() {
@@ -707,7 +707,7 @@ fn tampered_keyless_annotations_fail_with_precise_reasons() {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let cases: Vec<(&str, Tamper, &str)> = vec![
+    let cases: Vec<(&str, Tamper<'_>, &str)> = vec![
         (
             "bad SET",
             Box::new(|a: &mut Value| {
