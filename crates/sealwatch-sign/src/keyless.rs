@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use sealwatch_trust::keyless::{
-    fulcio_request, parse_fulcio_response, parse_rekor_response, CertificateChain, IdentityToken,
-    LogEntry,
+    check_timestamp_response, fulcio_request, parse_fulcio_response, parse_rekor_response,
+    timestamp_request, CertificateChain, IdentityToken, LogEntry,
 };
 use sealwatch_trust::{KeyType, PrivateKey};
 
@@ -23,6 +23,8 @@ pub struct KeylessConfig {
     pub fulcio_url: String,
     /// Rekor base URL, e.g. `https://rekor.sigstore.dev`.
     pub rekor_url: String,
+    /// RFC 3161 timestamp authority URL (the full endpoint), when signatures should be timestamped.
+    pub tsa_url: Option<String>,
     /// The OIDC identity token.
     pub token: IdentityToken,
     /// Per-request timeout.
@@ -34,6 +36,7 @@ pub struct KeylessSigner {
     key: PrivateKey,
     chain: CertificateChain,
     rekor_url: String,
+    tsa_url: Option<String>,
     http: reqwest::blocking::Client,
 }
 
@@ -74,6 +77,7 @@ impl KeylessSigner {
             key,
             chain,
             rekor_url: config.rekor_url.trim_end_matches('/').to_string(),
+            tsa_url: config.tsa_url.clone(),
             http,
         })
     }
@@ -95,6 +99,26 @@ impl KeylessSigner {
         parse_rekor_response(&answer)
             .map_err(|source| SignError::trust(format!("reading the answer of {url}"), source))
     }
+
+    /// An RFC 3161 timestamp response over `signature` from the configured TSA (`None` without one).
+    pub(crate) fn timestamp(&self, signature: &[u8]) -> Result<Option<Vec<u8>>, SignError> {
+        let Some(url) = &self.tsa_url else {
+            return Ok(None);
+        };
+        use rand_core::RngCore as _;
+        let request = timestamp_request(signature, rand_core::OsRng.next_u64());
+        let answer = post(
+            &self.http,
+            "timestamp authority",
+            url,
+            request,
+            "application/timestamp-query",
+            "application/timestamp-reply",
+        )?;
+        check_timestamp_response(&answer)
+            .map(Some)
+            .map_err(|source| SignError::trust(format!("reading the answer of {url}"), source))
+    }
 }
 
 fn post_json(
@@ -103,6 +127,24 @@ fn post_json(
     url: &str,
     body: Vec<u8>,
 ) -> Result<Vec<u8>, SignError> {
+    post(
+        http,
+        service,
+        url,
+        body,
+        "application/json",
+        "application/json",
+    )
+}
+
+fn post(
+    http: &reqwest::blocking::Client,
+    service: &'static str,
+    url: &str,
+    body: Vec<u8>,
+    content_type: &str,
+    accept: &str,
+) -> Result<Vec<u8>, SignError> {
     let failed = |reason: String| SignError::Service {
         service,
         url: url.to_string(),
@@ -110,8 +152,8 @@ fn post_json(
     };
     let response = http
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .header(reqwest::header::ACCEPT, "application/json")
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .header(reqwest::header::ACCEPT, accept)
         .body(body)
         .send()
         .map_err(|e| failed(format!("request failed: {e}")))?;

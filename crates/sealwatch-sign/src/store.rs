@@ -19,7 +19,8 @@ use sealwatch_trust::cosign::{
 use sealwatch_trust::dsse::predicate_type::COSIGN_SIGN_V1;
 use sealwatch_trust::dsse::{Envelope, Statement, Subject, IN_TOTO_PAYLOAD_TYPE};
 use sealwatch_trust::keyless::{
-    bundle_v03, dsse_entry, hashedrekord_entry, intoto_entry, BundleContent, BundleSigner, LogEntry,
+    add_rfc3161_timestamp, bundle_v03, dsse_entry, hashedrekord_entry, intoto_entry, BundleContent,
+    BundleSigner, LogEntry,
 };
 use sealwatch_trust::{PrivateKey, SimpleSigningPayload};
 use serde_json::{json, Value};
@@ -274,11 +275,17 @@ fn push_bundle(
         }
         Signer::Keyless(keyless) => {
             let entry = keyless.log(dsse_entry(&envelope, &keyless.chain().leaf_pem()))?;
-            bundle_v03(
+            let bundle = bundle_v03(
                 BundleContent::Dsse(&envelope),
                 BundleSigner::Certificate(keyless.chain().leaf()),
                 Some(&entry),
-            )
+            );
+            let signature = envelope.signatures.first().map(|s| s.sig.as_slice());
+            match keyless.timestamp(signature.unwrap_or_default())? {
+                Some(token) => add_rfc3161_timestamp(&bundle, &token)
+                    .map_err(|source| SignError::trust("adding the timestamp", source))?,
+                None => bundle,
+            }
         }
     }
     .into_bytes();

@@ -502,6 +502,140 @@ pub fn bundle_v03(
     bundle.to_string()
 }
 
+/// `bundle_json` with an RFC 3161 timestamp (the DER `TimeStampResp`, see [`check_timestamp_response`])
+/// added to `verificationMaterial.timestampVerificationData.rfc3161Timestamps`.
+pub fn add_rfc3161_timestamp(bundle_json: &str, response: &[u8]) -> Result<String> {
+    let mut bundle: Value =
+        serde_json::from_str(bundle_json).map_err(|e| Error::MalformedBundle {
+            reason: e.to_string(),
+        })?;
+    let material = bundle
+        .get_mut("verificationMaterial")
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| Error::MalformedBundle {
+            reason: "no verificationMaterial".into(),
+        })?;
+    let data = material
+        .entry("timestampVerificationData")
+        .or_insert_with(|| json!({"rfc3161Timestamps": []}));
+    match data
+        .get_mut("rfc3161Timestamps")
+        .and_then(Value::as_array_mut)
+    {
+        Some(list) => list.push(json!({"signedTimestamp": BASE64.encode(response)})),
+        None => data["rfc3161Timestamps"] = json!([{"signedTimestamp": BASE64.encode(response)}]),
+    }
+    Ok(bundle.to_string())
+}
+
+/// DER `TimeStampReq` (RFC 3161 §2.4.1) for the SHA-256 of `signature`, what Sigstore timestamps:
+/// version 1, the message imprint, `nonce`, `certReq` TRUE (the TSA's certificate goes into the token).
+pub fn timestamp_request(signature: &[u8], nonce: u64) -> Vec<u8> {
+    // AlgorithmIdentifier { id-sha256 (2.16.840.1.101.3.4.2.1), NULL }
+    let sha256_algorithm = der_tlv(
+        0x30,
+        &[
+            &[
+                0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+            ][..],
+            &[0x05, 0x00],
+        ]
+        .concat(),
+    );
+    let imprint = der_tlv(
+        0x30,
+        &[sha256_algorithm, der_tlv(0x04, &Sha256::digest(signature))].concat(),
+    );
+    // A positive INTEGER: minimal big-endian bytes, a leading zero when the top bit is set.
+    let mut nonce_bytes: Vec<u8> = nonce
+        .to_be_bytes()
+        .iter()
+        .copied()
+        .skip_while(|b| *b == 0)
+        .collect();
+    if nonce_bytes.first().is_none_or(|b| b & 0x80 != 0) {
+        nonce_bytes.insert(0, 0);
+    }
+    let body = [
+        der_tlv(0x02, &[1]),
+        imprint,
+        der_tlv(0x02, &nonce_bytes),
+        vec![0x01, 0x01, 0xff],
+    ]
+    .concat();
+    der_tlv(0x30, &body)
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// One DER TLV at the start of `input`: (tag, content, rest).
+fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[count..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// Check a TSA's DER `TimeStampResp`: status granted (0) or granted with modifications (1), and a
+/// `timeStampToken` present. The response itself is what a bundle's `signedTimestamp` holds
+/// (protobuf-specs `RFC3161SignedTimestamp`: "the DER encoded TimeStampResponse"); the token's
+/// signature, certificate and message imprint are checked when the bundle is verified.
+pub fn check_timestamp_response(response: &[u8]) -> Result<Vec<u8>> {
+    let malformed = |reason: &str| Error::MalformedServiceResponse {
+        service: "timestamp authority",
+        reason: reason.to_string(),
+    };
+    let (tag, body, _) = der_read(response).ok_or_else(|| malformed("not DER"))?;
+    if tag != 0x30 {
+        return Err(malformed("TimeStampResp is not a SEQUENCE"));
+    }
+    let (status_tag, status, rest) = der_read(body).ok_or_else(|| malformed("no PKIStatusInfo"))?;
+    let (int_tag, value, _) = der_read(status).ok_or_else(|| malformed("no PKIStatus"))?;
+    if status_tag != 0x30 || int_tag != 0x02 {
+        return Err(malformed("malformed PKIStatusInfo"));
+    }
+    if !matches!(value, [0] | [1]) {
+        return Err(malformed(&format!(
+            "the request was not granted (PKIStatus {})",
+            value.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+        )));
+    }
+    let (token_tag, _, _) =
+        der_read(rest).ok_or_else(|| malformed("granted, but no timeStampToken"))?;
+    if token_tag != 0x30 {
+        return Err(malformed("timeStampToken is not a SEQUENCE"));
+    }
+    Ok(response.to_vec())
+}
+
 /// The bundle of a signed file (`cosign sign-blob --bundle`, `sigstore sign`): a message signature
 /// over `artifact`'s SHA-256 digest.
 pub fn blob_bundle_v03(
@@ -718,6 +852,51 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn timestamp_request_and_response_framing() {
+        let request = timestamp_request(b"sig", 0x80);
+        let (tag, body, rest) = der_read(&request).unwrap_or_else(|| panic!("DER"));
+        assert_eq!((tag, rest.len()), (0x30, 0));
+        let (_, version, body) = der_read(body).unwrap_or_else(|| panic!("version"));
+        assert_eq!(version, [1]);
+        let (_, imprint, body) = der_read(body).unwrap_or_else(|| panic!("imprint"));
+        let (_, _algorithm, hashed) = der_read(imprint).unwrap_or_else(|| panic!("algorithm"));
+        let (tag, hash, _) = der_read(hashed).unwrap_or_else(|| panic!("hash"));
+        assert_eq!((tag, hash), (0x04, &Sha256::digest(b"sig")[..]));
+        let (tag, nonce, body) = der_read(body).unwrap_or_else(|| panic!("nonce"));
+        assert_eq!((tag, nonce), (0x02, &[0x00, 0x80][..]), "positive INTEGER");
+        assert_eq!(body, [0x01, 0x01, 0xff]);
+
+        let token = der_tlv(0x30, &[0x06, 0x01, 0x2a]);
+        let granted = der_tlv(
+            0x30,
+            &[der_tlv(0x30, &der_tlv(0x02, &[0])), token.clone()].concat(),
+        );
+        assert_eq!(
+            check_timestamp_response(&granted).ok(),
+            Some(granted.clone())
+        );
+        let refused = der_tlv(0x30, &der_tlv(0x30, &der_tlv(0x02, &[2])));
+        let err = check_timestamp_response(&refused)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("PKIStatus 2"), "{err}");
+        assert!(check_timestamp_response(b"\x30\x05ab").is_err());
+        assert!(
+            check_timestamp_response(&der_tlv(0x30, &der_tlv(0x30, &der_tlv(0x02, &[0])))).is_err()
+        );
+
+        let bundle = add_rfc3161_timestamp(r#"{"verificationMaterial": {}}"#, &granted)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doc: Value = serde_json::from_str(&bundle).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            doc["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]
+                ["signedTimestamp"],
+            BASE64.encode(&granted)
+        );
     }
 
     #[test]

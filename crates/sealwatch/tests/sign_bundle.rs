@@ -554,6 +554,13 @@ fn keyless_bundles_and_attestations_verify_and_wrong_identities_fail() {
     assert_eq!(tlog["kindVersion"]["kind"], "dsse");
     assert!(tlog["inclusionPromise"]["signedEntryTimestamp"].is_string());
     assert!(tlog["inclusionProof"]["checkpoint"]["envelope"].is_string());
+    // The signing config names the stand-in's TSA: the signature is timestamped.
+    assert!(
+        material
+            .pointer("/timestampVerificationData/rfc3161Timestamps/0/signedTimestamp")
+            .is_some_and(Value::is_string),
+        "{material}"
+    );
 
     let root = path_str(&root);
     let out = env.run(&[
@@ -630,4 +637,141 @@ fn keyless_usage_errors_exit_2() {
     assert!(env
         .manifest_at(&env.tag(&format!("sha256-{}.sig", env.digest.hex())))
         .is_none());
+}
+
+/// A change to a layer's annotations.
+type Tamper<'a> = Box<dyn Fn(&mut Value) + 'a>;
+
+#[test]
+fn tampered_keyless_annotations_fail_with_precise_reasons() {
+    let Some(env) = setup("keyless-tamper") else {
+        return;
+    };
+    let Some(stand_in) = TestStandIn::start(SUBJECT, ISSUER) else {
+        return;
+    };
+    let token = stand_in.token_file();
+    let signing_config = stand_in.dir().join("signing_config.json");
+    let out = env.run(&[
+        "sign",
+        "--identity-token-file",
+        path_str(&token),
+        "--signing-config",
+        path_str(&signing_config),
+        &env.image,
+    ]);
+    assert_success(&out, "keyless sign");
+    let sig_tag = env.tag(&format!("sha256-{}.sig", env.digest.hex()));
+    let original = env
+        .manifest_at(&sig_tag)
+        .unwrap_or_else(|| panic!("no .sig manifest"));
+    let root = stand_in.trusted_root();
+    let verify = || {
+        env.run(&[
+            "verify",
+            "--certificate-identity",
+            SUBJECT,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            path_str(&root),
+            &env.image,
+        ])
+    };
+    assert_success(&verify(), "untampered");
+
+    let annotations = original["layers"][0]["annotations"].clone();
+    let rekor: Value = serde_json::from_str(
+        annotations["dev.sigstore.cosign/bundle"]
+            .as_str()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut bad_set = rekor.clone();
+    let set = rekor["SignedEntryTimestamp"].as_str().unwrap_or_default();
+    let mut set_bytes = base64::engine::general_purpose::STANDARD
+        .decode(set)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let last = set_bytes.len() - 3;
+    set_bytes[last] ^= 0x01;
+    bad_set["SignedEntryTimestamp"] =
+        Value::String(base64::engine::general_purpose::STANDARD.encode(set_bytes));
+    let mut later = rekor.clone();
+    later["Payload"]["integratedTime"] = Value::from(
+        rekor["Payload"]["integratedTime"]
+            .as_i64()
+            .unwrap_or_default()
+            + 3600,
+    );
+    let chain_root = annotations["dev.sigstore.cosign/chain"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let cases: Vec<(&str, Tamper<'_>, &str)> = vec![
+        (
+            "bad SET",
+            Box::new(|a: &mut Value| {
+                a["dev.sigstore.cosign/bundle"] = Value::String(bad_set.to_string())
+            }),
+            "inclusion promise",
+        ),
+        (
+            "integrated time moved",
+            Box::new(|a: &mut Value| {
+                a["dev.sigstore.cosign/bundle"] = Value::String(later.to_string())
+            }),
+            "keyless:",
+        ),
+        (
+            "certificate replaced by the CA's",
+            Box::new(|a: &mut Value| {
+                a["dev.sigstore.cosign/certificate"] = Value::String(chain_root.clone())
+            }),
+            "keyless:",
+        ),
+        (
+            "Rekor bundle removed",
+            Box::new(|a: &mut Value| {
+                if let Some(map) = a.as_object_mut() {
+                    map.remove("dev.sigstore.cosign/bundle");
+                }
+            }),
+            "no Rekor bundle annotation",
+        ),
+        (
+            "signature byte flipped",
+            Box::new(|a: &mut Value| {
+                let sig = a["dev.cosignproject.cosign/signature"]
+                    .as_str()
+                    .unwrap_or_default();
+                let mut bytes = base64::engine::general_purpose::STANDARD
+                    .decode(sig)
+                    .unwrap_or_default();
+                let i = bytes.len() / 2;
+                bytes[i] ^= 0x01;
+                a["dev.cosignproject.cosign/signature"] =
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes));
+            }),
+            "keyless:",
+        ),
+    ];
+    for (what, tamper, needle) in cases {
+        let mut manifest = original.clone();
+        tamper(&mut manifest["layers"][0]["annotations"]);
+        let bytes = serde_json::to_vec(&manifest).unwrap_or_else(|e| panic!("{e}"));
+        env.client
+            .push_manifest(
+                &sig_tag,
+                &bytes,
+                "application/vnd.oci.image.manifest.v1+json",
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let out = verify();
+        assert_exit(&out, 1, needle);
+        assert!(
+            stderr(&out).contains(".sig layer 0"),
+            "{what}: {}",
+            stderr(&out)
+        );
+    }
 }

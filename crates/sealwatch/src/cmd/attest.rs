@@ -30,7 +30,11 @@ impl SigningArgs {
     /// The signing identity: the key read (and its password asked for), or a Fulcio certificate
     /// obtained for the identity token — before any slow work starts.
     pub(crate) fn signer(&self) -> anyhow::Result<SigningIdentity> {
-        SigningIdentity::load(self.key.as_deref(), &self.keyless)
+        SigningIdentity::load(
+            self.key.as_deref(),
+            &self.keyless,
+            self.format.format() == SignatureFormat::Bundle,
+        )
     }
 
     /// Whether any way of signing was given.

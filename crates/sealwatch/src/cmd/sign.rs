@@ -52,7 +52,11 @@ pub fn run(args: SignArgs) -> anyhow::Result<u8> {
         }
         annotations.insert(name.to_owned(), value.to_owned());
     }
-    let signing = SigningIdentity::load(args.key.as_deref(), &args.keyless)?;
+    let signing = SigningIdentity::load(
+        args.key.as_deref(),
+        &args.keyless,
+        args.format.format() == SignatureFormat::Bundle,
+    )?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let digest = resolve_and_warn(&client, &reference)?;
@@ -92,8 +96,12 @@ pub(crate) struct KeylessArgs {
     /// Rekor base URL.
     #[arg(long, value_name = "URL", default_value = "https://rekor.sigstore.dev")]
     rekor_url: String,
-    /// A Sigstore `signing_config.json` (v0.2): its first `caUrls` and `rekorTlogUrls` entries
-    /// replace --fulcio-url and --rekor-url.
+    /// RFC 3161 timestamp authority endpoint (e.g. `https://timestamp.sigstore.dev/api/v1/timestamp`):
+    /// keyless bundles get a signed timestamp of their signature.
+    #[arg(long, value_name = "URL")]
+    tsa_url: Option<String>,
+    /// A Sigstore `signing_config.json` (v0.2): its first `caUrls`, `rekorTlogUrls` and `tsaUrls`
+    /// entries replace --fulcio-url, --rekor-url and --tsa-url.
     #[arg(long, value_name = "FILE")]
     signing_config: Option<PathBuf>,
 }
@@ -132,7 +140,13 @@ pub(crate) enum SigningIdentity {
 }
 
 impl SigningIdentity {
-    pub(crate) fn load(key: Option<&Path>, keyless: &KeylessArgs) -> anyhow::Result<Self> {
+    /// A key from `key`, or a keyless signer. `bundles`: the signatures go into Sigstore bundles,
+    /// the only place a timestamp is written.
+    pub(crate) fn load(
+        key: Option<&Path>,
+        keyless: &KeylessArgs,
+        bundles: bool,
+    ) -> anyhow::Result<Self> {
         if let Some(path) = key {
             return Ok(SigningIdentity::Key(Box::new(read_private_key(path)?)));
         }
@@ -143,14 +157,23 @@ impl SigningIdentity {
             (None, None) => bail!("give --key, or --identity-token / --identity-token-file"),
         };
         let token = IdentityToken::parse(&raw).context("reading the identity token")?;
-        let (mut fulcio_url, mut rekor_url) =
-            (keyless.fulcio_url.clone(), keyless.rekor_url.clone());
+        let (mut fulcio_url, mut rekor_url, mut tsa_url) = (
+            keyless.fulcio_url.clone(),
+            keyless.rekor_url.clone(),
+            keyless.tsa_url.clone(),
+        );
         if let Some(path) = &keyless.signing_config {
-            (fulcio_url, rekor_url) = read_signing_config(path)?;
+            (fulcio_url, rekor_url, tsa_url) = read_signing_config(path)?;
+        }
+        if keyless.tsa_url.is_some() && !bundles {
+            bail!(
+                "--tsa-url: timestamps are written into Sigstore bundles only; add --bundle-format"
+            );
         }
         let config = KeylessConfig {
             fulcio_url,
             rekor_url,
+            tsa_url: tsa_url.filter(|_| bundles),
             token,
             timeout: std::time::Duration::from_secs(30),
         };
@@ -171,8 +194,8 @@ impl SigningIdentity {
     }
 }
 
-/// The Fulcio and Rekor URLs of a `signing_config.json`.
-fn read_signing_config(path: &Path) -> anyhow::Result<(String, String)> {
+/// The Fulcio, Rekor and (optional) timestamp-authority URLs of a `signing_config.json`.
+fn read_signing_config(path: &Path) -> anyhow::Result<(String, String, Option<String>)> {
     let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let doc: serde_json::Value =
         serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
@@ -185,7 +208,11 @@ fn read_signing_config(path: &Path) -> anyhow::Result<(String, String)> {
             .map(str::to_owned)
             .with_context(|| format!("{}: no `{field}[0].url`", path.display()))
     };
-    Ok((first_url("caUrls")?, first_url("rekorTlogUrls")?))
+    Ok((
+        first_url("caUrls")?,
+        first_url("rekorTlogUrls")?,
+        first_url("tsaUrls").ok(),
+    ))
 }
 
 /// Parse the IMAGE argument as a registry reference.

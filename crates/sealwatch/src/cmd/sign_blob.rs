@@ -37,7 +37,7 @@ pub fn run(args: SignBlobArgs) -> anyhow::Result<u8> {
     }
     let bytes =
         std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
-    let signing = SigningIdentity::load(args.key.as_deref(), &args.keyless)?;
+    let signing = SigningIdentity::load(args.key.as_deref(), &args.keyless, true)?;
     let (path, output) = match &signing {
         SigningIdentity::Key(key) => {
             let signature = key.sign(&bytes).context("signing the file")?;
