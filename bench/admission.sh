@@ -16,7 +16,8 @@
 # (compilers) shows up in the tail latencies.
 #
 # Env: SEALWATCH_BIN / LOADGEN_BIN (skip the release builds), DURATION (wrk, default 20s),
-# CONNECTIONS (32), THREADS (2), and the mode variables above.
+# CONNECTIONS (32), THREADS (2), OPEN_CONNECTIONS (16, most requests in flight in the open-loop
+# modes), and the mode variables above.
 source "$(dirname "$0")/lib.sh"
 DURATION="${DURATION:-20s}"
 CONNECTIONS="${CONNECTIONS:-32}"
@@ -28,6 +29,7 @@ UNCACHED_RATE="${UNCACHED_RATE:-50}"
 UNCACHED_SECONDS="${UNCACHED_SECONDS:-30}"
 VARIANTS="${VARIANTS:-256}"
 SOAK_SECONDS="${SOAK_SECONDS:-300}"
+OPEN_CONNECTIONS="${OPEN_CONNECTIONS:-16}"
 if [ -n "${SEALWATCH_BIN:-}" ]; then SEALWATCH="$SEALWATCH_BIN"; else build_sealwatch; fi
 if [ -n "${LOADGEN_BIN:-}" ]; then LOADGEN="$LOADGEN_BIN"; else
   (cd "$ROOT" && cargo build --release --locked -q -p sealwatch-admission --example admission_load)
@@ -81,15 +83,22 @@ file:close()
 LUA
 
 # TLS and the server (start_server [EXTRA ARGS]; stop_server).
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 \
-  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls.key" -out "$WORK/tls.crt" 2>/dev/null
+# A CA and a leaf certificate: rustls clients (the load generator) refuse a CA certificate used
+# as the server's own, which is what `openssl req -x509` makes.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=bench-ca \
+  -keyout "$WORK/ca.key" -out "$WORK/ca.crt" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+  -keyout "$WORK/tls.key" -out "$WORK/tls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > "$WORK/leaf.ext"
+openssl x509 -req -in "$WORK/tls.csr" -CA "$WORK/ca.crt" -CAkey "$WORK/ca.key" -CAcreateserial -days 1 \
+  -extfile "$WORK/leaf.ext" -out "$WORK/tls.crt" 2>/dev/null
 start_server() {
   PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   "$SEALWATCH" admission serve --quiet --policies "$WORK/policies" --tls-cert "$WORK/tls.crt" \
     --tls-key "$WORK/tls.key" --listen "127.0.0.1:$PORT" "$@" 2>"$WORK/server.log" &
   SERVER_PID=$!
   URL="https://127.0.0.1:$PORT"
-  for _ in $(seq 1 100); do curl -fs --cacert "$WORK/tls.crt" "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
+  for _ in $(seq 1 100); do curl -fs --cacert "$WORK/ca.crt" "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.05; done
 }
 stop_server() {
   if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
@@ -100,7 +109,7 @@ load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 start_server
 
 # First request: a real verification against the registry; it must be allowed and pinned.
-first=$(curl -s --cacert "$WORK/tls.crt" -H 'Content-Type: application/json' --data-binary @"$WORK/review.json" \
+first=$(curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary @"$WORK/review.json" \
   -w '\n%{time_total}' "$URL/mutate?timeout=10s")
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo "first request (registry verification, curl total incl. TLS handshake): $(echo "$first" | tail -1) s"
@@ -108,15 +117,15 @@ echo "$first" | head -1 | grep -q '"allowed":true' || { echo "first review not a
 echo "$first" | head -1 | grep -q '"patchType":"JSONPatch"' || { echo "no patch: $first" >&2; exit 1; }
 
 warm() { # one review, so the cached modes start with the verification cached
-  curl -s --cacert "$WORK/tls.crt" -H 'Content-Type: application/json' --data-binary @"$WORK/review.json" \
+  curl -s --cacert "$WORK/ca.crt" -H 'Content-Type: application/json' --data-binary @"$WORK/review.json" \
     "$URL/mutate?timeout=10s" | grep -q '"allowed":true'
 }
 metrics() {
-  curl -s --cacert "$WORK/tls.crt" "$URL/metrics" | grep -E '^sealwatch_admission_(decisions_total|verification_cache_total|verification_errors_total|rejected_requests_total)'
+  curl -s --cacert "$WORK/ca.crt" "$URL/metrics" | grep -E '^sealwatch_admission_(decisions_total|verification_cache_total|verification_errors_total|rejected_requests_total)'
 }
 open_loop() { # open_loop RATE SECONDS BODY [VARIANTS]
-  "$LOADGEN" --url "$URL/mutate?timeout=10s" --cacert "$WORK/tls.crt" --body "$3" --rate "$1" \
-    --duration "$2" --variants "${4:-0}" --expect-allowed
+  "$LOADGEN" --url "$URL/mutate?timeout=10s" --cacert "$WORK/ca.crt" --body "$3" --rate "$1" \
+    --duration "$2" --variants "${4:-0}" --connections "$OPEN_CONNECTIONS" --expect-allowed
 }
 
 for mode in $MODES; do

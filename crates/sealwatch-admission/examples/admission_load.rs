@@ -10,12 +10,16 @@
 //!
 //! ```text
 //! admission_load --url https://127.0.0.1:8443/mutate?timeout=10s --cacert tls.crt \
-//!     --body review.json --rate 2000 --duration 60 [--variants N] [--expect-allowed]
+//!     --body review.json --rate 2000 --duration 60 [--variants N] [--connections C] [--expect-allowed]
 //! ```
+//! At most C (default 16) requests are in flight on at most C keep-alive connections, as an
+//! API server keeps a bounded pool; a request due while all are busy waits for one, and the
+//! wait counts in its latency.
 //! With `--variants N`, every `@@N@@` in the body is replaced by `i % N` for request `i`
 //! (distinct image tags, so neither the cache nor single-flight can share work).
 //! Prints one JSON object: sent, ok, denied, http_errors, transport_errors, late_starts
-//! (requests started over 1 ms after their due time), and latency percentiles in ms.
+//! (requests sent over 1 ms after their due time: the generator itself fell behind) and the
+//! largest such lag, and latency percentiles in ms.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,12 +33,13 @@ struct Options {
     rate: f64,
     duration: f64,
     variants: usize,
+    connections: usize,
     expect_allowed: bool,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!(
-        "admission_load: {problem}\nusage: admission_load --url URL --cacert PEM --body FILE --rate PER_SECOND --duration SECONDS [--variants N] [--expect-allowed]"
+        "admission_load: {problem}\nusage: admission_load --url URL --cacert PEM --body FILE --rate PER_SECOND --duration SECONDS [--variants N] [--connections C] [--expect-allowed]"
     );
     std::process::exit(2)
 }
@@ -47,6 +52,7 @@ fn parse_options() -> Options {
         rate: 0.0,
         duration: 0.0,
         variants: 0,
+        connections: 16,
         expect_allowed: false,
     };
     let mut args = std::env::args().skip(1);
@@ -69,6 +75,7 @@ fn parse_options() -> Options {
             "--rate" => options.rate = number(&value),
             "--duration" => options.duration = number(&value),
             "--variants" => options.variants = number(&value) as usize,
+            "--connections" => options.connections = (number(&value) as usize).max(1),
             other => usage(&format!("unknown option {other}")),
         }
     }
@@ -111,7 +118,7 @@ fn main() {
     let client = reqwest::Client::builder()
         .add_root_certificate(certificate)
         .http1_only()
-        .pool_max_idle_per_host(256)
+        .pool_max_idle_per_host(options.connections)
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap_or_else(|e| usage(&format!("client: {e}")));
@@ -134,14 +141,18 @@ fn main() {
         latencies_us: Vec::with_capacity(total as usize),
         ..Tally::default()
     }));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(options.connections));
     let mut late_starts = 0u64;
+    let mut max_start_lag = Duration::ZERO;
     let started = runtime.block_on(async {
         let start = tokio::time::Instant::now() + Duration::from_millis(50);
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..total {
             let due = start + interval.mul_f64(i as f64);
             tokio::time::sleep_until(due).await;
-            if due.elapsed() > Duration::from_millis(1) {
+            let lag = due.elapsed();
+            max_start_lag = max_start_lag.max(lag);
+            if lag > Duration::from_millis(1) {
                 late_starts += 1;
             }
             let body = bodies[(i as usize) % bodies.len()].clone();
@@ -151,7 +162,10 @@ fn main() {
                 .body(body);
             let tally = Arc::clone(&tally);
             let expect_allowed = options.expect_allowed;
+            let in_flight = Arc::clone(&in_flight);
             tasks.spawn(async move {
+                // Closed only on drop, which cannot happen while this task holds an Arc.
+                let _permit = in_flight.acquire_owned().await;
                 let result = match request.send().await {
                     Ok(response) => {
                         let status = response.status();
@@ -182,7 +196,16 @@ fn main() {
                     }
                     Err(error) => {
                         tally.transport_errors += 1;
-                        tally.first_error.get_or_insert_with(|| error.to_string());
+                        tally.first_error.get_or_insert_with(|| {
+                            let mut text = error.to_string();
+                            let mut cause = std::error::Error::source(&error);
+                            while let Some(inner) = cause {
+                                text.push_str(": ");
+                                text.push_str(&inner.to_string());
+                                cause = inner.source();
+                            }
+                            text
+                        });
                     }
                 }
             });
@@ -206,6 +229,7 @@ fn main() {
         "http_errors": tally.http_errors,
         "transport_errors": tally.transport_errors,
         "late_starts": late_starts,
+        "max_start_lag_ms": max_start_lag.as_secs_f64() * 1e3,
         "latency_ms": {
             "p50": percentile(sorted, 0.50),
             "p90": percentile(sorted, 0.90),

@@ -1,4 +1,5 @@
-//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name).
+//! The vulnerability database: OSV advisories in an embedded store, indexed by (ecosystem, package name);
+//! downloads ([`update`]) and OCI distribution ([`artifact`]).
 //!
 //! The store is one [`redb`] file. redb over SQLite: pure Rust (no C toolchain in the build), ACID with
 //! copy-on-write commits, and a reader never sees a half-written transaction; the whole file is still
@@ -7,7 +8,7 @@
 //!
 //! Layout (schema version [`SCHEMA_VERSION`]):
 //! - `meta`: `schema_version`, `sources` (JSON list of [`SourceInfo`]), `updated_at`;
-//! - `vulns`: record id -> OSV JSON;
+//! - `vulns`: record id -> OSV JSON, zstd-compressed (schema 1: plain JSON, still read);
 //! - `by_package`: `"<Ecosystem>\0<normalised name>"` -> JSON list of record ids.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,11 +29,15 @@ pub mod artifact;
 pub mod update;
 
 /// Bumped whenever the layout changes; a database from a newer sealwatch is refused, not misread.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 stores records zstd-compressed; version 1 files (plain JSON) are still read.
+pub const SCHEMA_VERSION: u32 = 2;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const VULNS: TableDefinition<&str, &[u8]> = TableDefinition::new("vulns");
 const BY_PACKAGE: TableDefinition<&str, &[u8]> = TableDefinition::new("by_package");
+
+/// Page cache of the database being built.
+const WRITER_CACHE_BYTES: usize = 64 << 20;
 
 /// Largest single OSV record accepted (the biggest real ones are a few hundred KiB).
 const MAX_RECORD_BYTES: u64 = 16 << 20;
@@ -206,6 +211,9 @@ pub struct AdvisoryDb {
     /// Read-only: a scan never writes to the file (so concurrent scans, `db push` and an update's
     /// "nothing changed" check leave it byte for byte as it was).
     db: ReadOnlyDatabase,
+    /// Advisories already read, by package key: an image has many binary packages per source package
+    /// (`libc6`, `libc-bin`, … all look up `glibc`), and each record is parsed once.
+    memo: std::sync::Mutex<std::collections::HashMap<String, Vec<Vulnerability>>>,
 }
 
 impl AdvisoryDb {
@@ -222,6 +230,7 @@ impl AdvisoryDb {
         let this = AdvisoryDb {
             path: path.to_owned(),
             db,
+            memo: Default::default(),
         };
         let found = this.schema_version()?;
         if found > SCHEMA_VERSION {
@@ -266,10 +275,27 @@ impl AdvisoryDb {
         let Some(key) = package_key(ecosystem, name) else {
             return Ok(Vec::new());
         };
+        if let Some(found) = self.memo().get(&key) {
+            return Ok(found.clone());
+        }
+        let found = self.read_package(&key)?;
+        self.memo().insert(key, found.clone());
+        Ok(found)
+    }
+
+    fn memo(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Vec<Vulnerability>>> {
+        self.memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn read_package(&self, key: &str) -> Result<Vec<Vulnerability>> {
         let err = store_err(&self.path);
         let txn = self.db.begin_read().map_err(|e| err(e.into()))?;
         let index = txn.open_table(BY_PACKAGE).map_err(|e| err(e.into()))?;
-        let Some(ids) = index.get(key.as_str()).map_err(|e| err(e.into()))? else {
+        let Some(ids) = index.get(key).map_err(|e| err(e.into()))? else {
             return Ok(Vec::new());
         };
         let ids: Vec<String> =
@@ -281,11 +307,14 @@ impl AdvisoryDb {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(raw) = vulns.get(id.as_str()).map_err(|e| err(e.into()))? {
-                let vuln =
-                    Vulnerability::from_json(raw.value()).map_err(|source| DbError::Advisory {
-                        path: self.path.clone(),
-                        source: Box::new(source),
-                    })?;
+                let json = decode_record(raw.value()).map_err(|e| DbError::NotADatabase {
+                    path: self.path.clone(),
+                    reason: format!("record {id}: {e}"),
+                })?;
+                let vuln = Vulnerability::from_json(&json).map_err(|source| DbError::Advisory {
+                    path: self.path.clone(),
+                    source: Box::new(source),
+                })?;
                 out.push(vuln);
             }
         }
@@ -373,7 +402,12 @@ impl DbWriter {
                 source,
             })?;
         }
-        let db = Database::create(&temp).map_err(|e| store_err(&temp)(e.into()))?;
+        // A bounded page cache keeps an import of any size within a fixed memory budget (redb's default
+        // cache grows to 1 GiB).
+        let db = redb::Builder::new()
+            .set_cache_size(WRITER_CACHE_BYTES)
+            .create(&temp)
+            .map_err(|e| store_err(&temp)(e.into()))?;
         let writer = DbWriter {
             target: target.to_owned(),
             temp,
@@ -424,7 +458,11 @@ impl DbWriter {
                     .map_err(|e| err(e.into()))?
                     .map(|v| v.value().to_vec());
                 let merged = existing
-                    .and_then(|old| Vulnerability::from_json(&old).ok())
+                    .and_then(|old| {
+                        decode_record(&old)
+                            .ok()
+                            .and_then(|json| Vulnerability::from_json(&json).ok())
+                    })
                     .map(|mut old| {
                         for affected in &vuln.affected {
                             if !old.affected.contains(affected) {
@@ -433,19 +471,17 @@ impl DbWriter {
                         }
                         old
                     });
-                match merged {
-                    Some(merged) => {
-                        let bytes = serde_json::to_vec(&merged).unwrap_or_else(|_| raw.clone());
-                        vulns
-                            .insert(vuln.id.as_str(), bytes.as_slice())
-                            .map_err(|e| err(e.into()))?;
-                    }
-                    None => {
-                        vulns
-                            .insert(vuln.id.as_str(), raw.as_slice())
-                            .map_err(|e| err(e.into()))?;
-                    }
-                }
+                let json = match merged {
+                    Some(merged) => serde_json::to_vec(&merged).unwrap_or_else(|_| raw.clone()),
+                    None => raw.clone(),
+                };
+                let stored = encode_record(&json).map_err(|source| DbError::Io {
+                    path: self.temp.to_path_buf(),
+                    source,
+                })?;
+                vulns
+                    .insert(vuln.id.as_str(), stored.as_slice())
+                    .map_err(|e| err(e.into()))?;
                 for affected in &vuln.affected {
                     let Some(pkg) = &affected.package else {
                         continue;
@@ -657,6 +693,23 @@ impl DbWriter {
             source: e.error,
         })?;
         Ok(target)
+    }
+}
+
+/// zstd frames start with this; stored JSON (schema 1) starts with `{`.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// Records are stored zstd-compressed (schema 2): OSV JSON shrinks about 3x, and decompressing a record is
+/// cheaper than parsing it.
+fn encode_record(json: &[u8]) -> std::io::Result<Vec<u8>> {
+    zstd::bulk::compress(json, 3)
+}
+
+fn decode_record(stored: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
+    if stored.starts_with(&ZSTD_MAGIC) {
+        zstd::bulk::decompress(stored, MAX_RECORD_BYTES as usize).map(std::borrow::Cow::Owned)
+    } else {
+        Ok(std::borrow::Cow::Borrowed(stored))
     }
 }
 
@@ -929,6 +982,54 @@ mod tests {
             AdvisoryDb::open(&dir.path().join("none.redb")),
             Err(DbError::Missing { .. })
         ));
+    }
+
+    #[test]
+    fn records_are_stored_compressed_and_schema_1_plain_records_still_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = dir.path().join("osv");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        let json = osv("GHSA-z", "npm", "lodash", "4.17.21");
+        std::fs::write(src.join("a.json"), &json).expect("write");
+        let new_db = dir.path().join("new.redb");
+        let mut w = DbWriter::begin(&new_db, false).expect("begin");
+        w.import(&src).expect("import");
+        w.commit().expect("commit");
+        let stored = {
+            let db = ReadOnlyDatabase::open(&new_db).expect("open");
+            let txn = db.begin_read().expect("txn");
+            let table = txn.open_table(VULNS).expect("table");
+            let value = table.get("GHSA-z").expect("get").expect("present");
+            value.value().to_vec()
+        };
+        assert!(stored.starts_with(&ZSTD_MAGIC), "stored compressed");
+
+        // A schema 1 database: the same record as plain JSON.
+        let old_db = dir.path().join("old.redb");
+        {
+            let db = Database::create(&old_db).expect("create");
+            let txn = db.begin_write().expect("txn");
+            {
+                let mut meta = txn.open_table(META).expect("meta");
+                meta.insert("schema_version", b"1".as_slice())
+                    .expect("insert");
+                let mut vulns = txn.open_table(VULNS).expect("vulns");
+                vulns.insert("GHSA-z", json.as_bytes()).expect("insert");
+                let mut index = txn.open_table(BY_PACKAGE).expect("index");
+                index
+                    .insert("npm\0lodash", br#"["GHSA-z"]"#.as_slice())
+                    .expect("insert");
+            }
+            txn.commit().expect("commit");
+        }
+        for path in [&new_db, &old_db] {
+            let found = AdvisoryDb::open(path)
+                .expect("open")
+                .lookup("npm", "lodash")
+                .expect("lookup");
+            assert_eq!(found.len(), 1, "{}", path.display());
+            assert_eq!(found[0].id, "GHSA-z");
+        }
     }
 
     #[test]

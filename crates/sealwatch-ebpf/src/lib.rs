@@ -9,9 +9,13 @@
 //! The BPF object is compiled by `build.rs` with clang; aya loads it (pure Rust, no libbpf
 //! build). When clang, bpftool or kernel BTF are missing at build time the crate builds without
 //! the object and the eBPF source reports "eBPF not available: <reason>".
+//!
+//! Container image, name and Kubernetes pod come from the CRI runtime socket ([`cri`]), asked
+//! once per new container from a background thread.
 
 pub mod cnproc;
 pub mod container;
+pub mod cri;
 pub mod ebpf;
 pub mod error;
 pub mod proctable;

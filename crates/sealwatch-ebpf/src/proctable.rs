@@ -139,6 +139,8 @@ pub struct ProcessTable {
     capacity: usize,
     users: HashMap<u32, UserEntry>,
     containers: HashMap<String, Arc<ContainerInfo>>,
+    /// Full ids of containers seen for the first time, for the metadata lookup.
+    new_containers: Vec<String>,
     hostname: String,
     next_num: u64,
     stats: TableStats,
@@ -158,6 +160,7 @@ impl ProcessTable {
             capacity,
             users,
             containers: HashMap::new(),
+            new_containers: Vec::new(),
             hostname,
             next_num: 0,
             stats: TableStats::default(),
@@ -226,20 +229,65 @@ impl ProcessTable {
         match found {
             None => ("host".to_owned(), None),
             Some(c) => {
-                let info = self
-                    .containers
-                    .entry(c.short_id.clone())
-                    .or_insert_with(|| {
-                        Arc::new(ContainerInfo {
+                let info = match self.containers.entry(c.short_id.clone()) {
+                    std::collections::hash_map::Entry::Occupied(o) => o.get().clone(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        self.new_containers.push(c.full_id.clone());
+                        v.insert(Arc::new(ContainerInfo {
                             id: c.short_id.clone(),
                             runtime: c.runtime.to_owned(),
                             ..ContainerInfo::default()
-                        })
-                    })
-                    .clone();
+                        }))
+                        .clone()
+                    }
+                };
                 (c.short_id, Some(info))
             }
         }
+    }
+
+    /// Full ids of the containers seen since the last call (each container once).
+    pub fn take_new_containers(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.new_containers)
+    }
+
+    /// Merges what the runtime said about container `full_id`. Threads pick the new state up
+    /// at their next event.
+    pub fn set_container_metadata(&mut self, full_id: &str, metadata: &crate::cri::CriMetadata) {
+        let short = full_id.get(..12).unwrap_or(full_id);
+        if let Some(old) = self.containers.get(short) {
+            let mut info = (**old).clone();
+            metadata.apply_to(&mut info);
+            self.containers.insert(short.to_owned(), Arc::new(info));
+        }
+    }
+
+    /// `thread` with its container's current metadata (which may have arrived since the
+    /// thread's state was built); the table's entry is updated too, so this copies a thread at
+    /// most once per metadata update.
+    fn with_current_container(&mut self, thread: Arc<ThreadInfo>) -> Arc<ThreadInfo> {
+        let Some(current) = &thread.container else {
+            return thread;
+        };
+        let Some(latest) = self.containers.get(&current.id) else {
+            return thread;
+        };
+        if Arc::ptr_eq(current, latest) {
+            return thread;
+        }
+        let mut updated = (*thread).clone();
+        updated.container = Some(latest.clone());
+        let updated = Arc::new(updated);
+        if let Ok(pid) = u32::try_from(thread.pid) {
+            if self
+                .procs
+                .get(&pid)
+                .is_some_and(|p| Arc::ptr_eq(p, &thread))
+            {
+                self.procs.insert(pid, updated.clone());
+            }
+        }
+        updated
     }
 
     fn fill_user(&self, t: &mut ThreadInfo) {
@@ -317,7 +365,7 @@ impl ProcessTable {
         e.num = self.next_num;
         e.ts = ts;
         e.hostname = Some(self.hostname.clone());
-        e.thread = thread;
+        e.thread = thread.map(|t| self.with_current_container(t));
         Some(e)
     }
 
@@ -1495,6 +1543,66 @@ mod tests {
         assert_eq!(e.args_text, "res=-38 length=0 uargs=x=1");
     }
 
+    #[test]
+    fn container_metadata_arriving_later_reaches_existing_threads() {
+        let root = Path::new(NO_PROC);
+        let mut t = table(100);
+        let cg = format!("0::/kubepods/cri-containerd-{ID}.scope\n");
+        t.seed(vec![
+            snap(1, 0, "init", ""),
+            snap(5, 1, "sh", &cg),
+            snap(6, 5, "sh", &cg),
+        ]);
+        // Each container is asked about once, however many processes it has.
+        assert_eq!(t.take_new_containers(), [ID.to_owned()]);
+        assert!(t.take_new_containers().is_empty());
+        let open = |t: &mut ProcessTable| {
+            t.apply(
+                Record::Open {
+                    ts: 1,
+                    task: task(5, 1, "sh", 0),
+                    syscall: "openat",
+                    path: "/etc/hosts".into(),
+                    flags: 0,
+                    mode: 0,
+                    res: 3,
+                },
+                root,
+            )
+            .and_then(|e| e.thread)
+            .and_then(|th| th.container.clone())
+            .unwrap_or_else(|| panic!("no container"))
+        };
+        let before = open(&mut t);
+        assert_eq!(
+            (before.id.as_str(), before.name.as_str()),
+            ("0123456789ab", "")
+        );
+        t.set_container_metadata(
+            ID,
+            &crate::cri::CriMetadata {
+                name: "web".into(),
+                image_repository: "registry.example/web".into(),
+                pod_name: Some("web-1".into()),
+                ..Default::default()
+            },
+        );
+        let after = open(&mut t);
+        assert_eq!(after.name, "web");
+        assert_eq!(after.image_repository, "registry.example/web");
+        assert_eq!(after.k8s_pod_name.as_deref(), Some("web-1"));
+        assert_eq!(after.runtime, "containerd", "kept from the cgroup");
+        // The table's own entry was updated, not only the event's copy.
+        assert_eq!(
+            t.get(5)
+                .and_then(|p| p.container.as_ref())
+                .map(|c| c.name.as_str()),
+            Some("web")
+        );
+        // An answer for a container never seen changes nothing.
+        t.set_container_metadata(&"f".repeat(64), &crate::cri::CriMetadata::default());
+        assert!(t.take_new_containers().is_empty());
+    }
     #[test]
     fn every_event_type_used_is_in_the_rules_catalogue() {
         for name in [

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use sealwatch_rules::event::Event;
 
 use crate::cnproc::CnProcSource;
+use crate::cri::CriResolver;
 use crate::ebpf::EbpfSource;
 use crate::proctable::{parse_passwd, ProcessTable, TableStats};
 use crate::wire::Record;
@@ -50,6 +51,8 @@ pub struct LiveConfig {
     pub hostname: String,
     /// Path of the passwd file for `user.name`.
     pub passwd: PathBuf,
+    /// The CRI runtime socket asked for container metadata (None: container ids only).
+    pub cri_socket: Option<PathBuf>,
 }
 
 impl Default for LiveConfig {
@@ -62,6 +65,7 @@ impl Default for LiveConfig {
             proc_root: PathBuf::from("/proc"),
             hostname: String::new(),
             passwd: PathBuf::from("/etc/passwd"),
+            cri_socket: None,
         }
     }
 }
@@ -107,6 +111,12 @@ pub struct SourceStats {
     pub netlink_overruns: u64,
     /// Records that did not decode.
     pub decode_errors: u64,
+    /// Container metadata lookups asked of the CRI runtime, answered with metadata, failed
+    /// (the container keeps `<NA>` metadata), and refused because the lookup queue was full.
+    pub cri_lookups: u64,
+    pub cri_answers: u64,
+    pub cri_failures: u64,
+    pub cri_refused: u64,
     pub table: TableStats,
 }
 
@@ -131,6 +141,11 @@ pub struct LiveSource {
     self_pid: Option<u32>,
     records: u64,
     events: u64,
+    cri: Option<CriResolver>,
+    cri_lookups: u64,
+    cri_answers: u64,
+    cri_failures: u64,
+    last_cri_error: Option<String>,
 }
 
 fn clock_ns(clock: libc::clockid_t) -> i128 {
@@ -194,6 +209,10 @@ impl LiveSource {
         let mut table =
             ProcessTable::with_capacity(config.max_processes, users, config.hostname.clone());
         table.seed_from_proc(&config.proc_root)?;
+        let cri = match &config.cri_socket {
+            Some(socket) => Some(CriResolver::start(socket)?),
+            None => None,
+        };
         Ok(LiveSource {
             backend,
             active,
@@ -205,7 +224,45 @@ impl LiveSource {
             self_pid: config.ignore_self.then_some(self_pid),
             records: 0,
             events: 0,
+            cri,
+            cri_lookups: 0,
+            cri_answers: 0,
+            cri_failures: 0,
+            last_cri_error: None,
         })
+    }
+
+    /// The CRI socket in use, if any.
+    pub fn cri_socket(&self) -> Option<&std::path::Path> {
+        self.cri.as_ref().map(CriResolver::socket)
+    }
+
+    /// The last failed container metadata lookup, for the operator.
+    pub fn last_cri_error(&self) -> Option<&str> {
+        self.last_cri_error.as_deref()
+    }
+
+    /// Takes in the runtime's answers and asks about containers seen since the last call.
+    fn exchange_container_metadata(&mut self) {
+        let new = self.table.take_new_containers();
+        let Some(cri) = &mut self.cri else { return };
+        while let Some(answer) = cri.try_answer() {
+            match answer.result {
+                Ok(metadata) => {
+                    self.cri_answers += 1;
+                    self.table
+                        .set_container_metadata(&answer.container_id, &metadata);
+                }
+                Err(e) => {
+                    self.cri_failures += 1;
+                    self.last_cri_error = Some(e);
+                }
+            }
+        }
+        for id in new {
+            self.cri_lookups += 1;
+            cri.request(id);
+        }
     }
 
     /// The backend in use.
@@ -229,6 +286,10 @@ impl LiveSource {
             kernel_drops,
             netlink_overruns,
             decode_errors,
+            cri_lookups: self.cri_lookups,
+            cri_answers: self.cri_answers,
+            cri_failures: self.cri_failures,
+            cri_refused: self.cri.as_ref().map_or(0, |c| c.refused),
             table: self.table.stats(),
         }
     }
@@ -267,6 +328,7 @@ impl LiveSource {
                     });
                 }
             }
+            self.exchange_container_metadata();
             self.batch.clear();
             match &mut self.backend {
                 Backend::Ebpf(s) => s.drain(BATCH, &mut self.batch),

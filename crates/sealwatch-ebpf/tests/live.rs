@@ -947,3 +947,279 @@ fn ebpf_sendto_and_sendmsg_with_a_destination() {
     }
     drop(receiver);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Container metadata from a CRI runtime: a stand-in runtime (tonic, on a unix socket in a
+// temp dir) answers ContainerStatus and PodSandboxStatus for the test's container.
+
+mod stand_in_cri {
+    use std::path::Path;
+    use std::task::{Context, Poll};
+
+    use sealwatch_ebpf::cri::proto;
+    use tonic::codegen::{http, BoxFuture, Service, StdError};
+
+    pub const SANDBOX: &str = "sandbox-0001";
+    pub const DIGEST: &str =
+        "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+    /// Knows one container (by full id) and its pod; anything else is NotFound.
+    #[derive(Clone)]
+    pub struct Runtime {
+        pub container_id: String,
+    }
+
+    impl tonic::server::NamedService for Runtime {
+        const NAME: &'static str = "runtime.v1.RuntimeService";
+    }
+
+    struct ContainerStatus(Runtime);
+
+    impl tonic::server::UnaryService<proto::ContainerStatusRequest> for ContainerStatus {
+        type Response = proto::ContainerStatusResponse;
+        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+        fn call(&mut self, req: tonic::Request<proto::ContainerStatusRequest>) -> Self::Future {
+            let known = self.0.container_id.clone();
+            Box::pin(async move {
+                let req = req.into_inner();
+                if req.container_id != known || req.verbose {
+                    return Err(tonic::Status::not_found(format!(
+                        "container {} not found (verbose={})",
+                        req.container_id, req.verbose
+                    )));
+                }
+                let kv = |k: &str, v: &str| (k.to_owned(), v.to_owned());
+                Ok(tonic::Response::new(proto::ContainerStatusResponse {
+                    status: Some(proto::ContainerStatus {
+                        id: known,
+                        metadata: Some(proto::ContainerMetadata {
+                            name: "web".into(),
+                            attempt: 0,
+                        }),
+                        created_at: 1_700_000_000_000_000_000,
+                        image: Some(proto::ImageSpec {
+                            image: "sha256:1111".into(),
+                            user_specified_image: "registry.example/shop/web:1.4".into(),
+                        }),
+                        image_ref: format!("registry.example/shop/web@{DIGEST}"),
+                        labels: [
+                            kv("io.kubernetes.pod.name", "web-7f9c"),
+                            kv("io.kubernetes.pod.namespace", "shop"),
+                            kv("io.kubernetes.container.name", "web"),
+                        ]
+                        .into(),
+                        annotations: [kv("io.kubernetes.cri.sandbox-id", SANDBOX)].into(),
+                        mounts: vec![],
+                    }),
+                }))
+            })
+        }
+    }
+
+    struct PodSandboxStatus;
+
+    impl tonic::server::UnaryService<proto::PodSandboxStatusRequest> for PodSandboxStatus {
+        type Response = proto::PodSandboxStatusResponse;
+        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+        fn call(&mut self, req: tonic::Request<proto::PodSandboxStatusRequest>) -> Self::Future {
+            Box::pin(async move {
+                let req = req.into_inner();
+                if req.pod_sandbox_id != SANDBOX {
+                    return Err(tonic::Status::not_found("no such sandbox"));
+                }
+                Ok(tonic::Response::new(proto::PodSandboxStatusResponse {
+                    status: Some(proto::PodSandboxStatus {
+                        id: SANDBOX.into(),
+                        metadata: Some(proto::PodSandboxMetadata {
+                            name: "web-7f9c".into(),
+                            uid: "6b0f3c8e-uid".into(),
+                            namespace: "shop".into(),
+                            attempt: 0,
+                        }),
+                        labels: [("app".to_owned(), "web".to_owned())].into(),
+                        ..Default::default()
+                    }),
+                }))
+            })
+        }
+    }
+
+    impl<B> Service<http::Request<B>> for Runtime
+    where
+        B: tonic::codegen::Body + Send + 'static,
+        B::Error: Into<StdError> + Send + 'static,
+    {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = BoxFuture<Self::Response, Self::Error>;
+
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            let me = self.clone();
+            match req.uri().path() {
+                proto::CONTAINER_STATUS => Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                    Ok(grpc.unary(ContainerStatus(me), req).await)
+                }),
+                proto::POD_SANDBOX_STATUS => Box::pin(async move {
+                    let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
+                    Ok(grpc.unary(PodSandboxStatus, req).await)
+                }),
+                other => {
+                    let status = tonic::Status::unimplemented(format!("{other} not served"));
+                    Box::pin(async move { Ok(status.into_http()) })
+                }
+            }
+        }
+    }
+
+    /// The server, on its own thread and runtime; stopped (and joined) on drop.
+    pub struct Server {
+        stop: Option<tokio::sync::oneshot::Sender<()>>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    impl Server {
+        pub fn start(socket: &Path, runtime: Runtime) -> Server {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+            let listener = {
+                let _guard = rt.enter();
+                tokio::net::UnixListener::bind(socket)
+                    .unwrap_or_else(|e| panic!("bind {}: {e}", socket.display()))
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::spawn(move || {
+                let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+                let served = rt.block_on(
+                    tonic::transport::Server::builder()
+                        .add_service(runtime)
+                        .serve_with_incoming_shutdown(incoming, async {
+                            let _ = stopped.await;
+                        }),
+                );
+                if let Err(e) = served {
+                    eprintln!("stand-in CRI server: {e}");
+                }
+            });
+            Server {
+                stop: Some(stop),
+                thread: Some(thread),
+            }
+        }
+    }
+
+    impl Drop for Server {
+        fn drop(&mut self) {
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+#[test]
+fn ebpf_alerts_carry_cri_metadata_of_the_container() {
+    if !can_run(SourceKind::Ebpf) {
+        return;
+    }
+    let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let container = FakeContainer::create();
+    let dir = temp_dir("cri");
+    let socket = dir.join("cri.sock");
+    let _server = stand_in_cri::Server::start(
+        &socket,
+        stand_in_cri::Runtime {
+            container_id: container.id.clone(),
+        },
+    );
+    let rule = b"- rule: exec in a pod\n  desc: test\n  condition: evt.type in (execve, execveat) and container.id != host and proc.name = sleep\n  output: image=%container.image.repository tag=%container.image.tag name=%container.name pod=%k8s.pod.name ns=%k8s.ns.name app=%k8s.pod.label[app]\n  priority: NOTICE\n";
+    let (rules, diags) = load_and_compile([("pod.yaml", rule.as_slice())], &Selection::default());
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
+    let config = LiveConfig {
+        kind: SourceKind::Ebpf,
+        hostname: "test-host".into(),
+        cri_socket: Some(socket.clone()),
+        ..LiveConfig::default()
+    };
+    let mut source = LiveSource::start(&config).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(source.cri_socket(), Some(socket.as_path()));
+    // A few short processes in the container: the first is seen before the runtime has
+    // answered (its metadata is <NA>), later ones carry the answer.
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.2; done'",
+        container.scope.display()
+    );
+    let sh = run(&script);
+    let mut lines: Vec<String> = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    let mut found = None;
+    while found.is_none() && Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some(e) = source.next_event(left).unwrap_or_else(|e| panic!("{e:?}")) else {
+            break;
+        };
+        let ours = e
+            .thread
+            .as_deref()
+            .is_some_and(|t| t.container_id == container.short_id());
+        if !ours {
+            continue;
+        }
+        rules.matching(&e, |rule| {
+            lines.push(rules.alert(rule, &e, "test-host").text_line());
+        });
+        if lines.last().is_some_and(|l| !l.contains("<NA>")) {
+            found = Some(e);
+        }
+    }
+    let e = found.unwrap_or_else(|| {
+        panic!(
+            "no alert with container metadata within {WAIT:?}: {lines:#?}; stats {:?}; last CRI error {:?}",
+            source.stats(),
+            source.last_cri_error()
+        )
+    });
+    let line = lines.last().cloned().unwrap_or_default();
+    assert!(
+        line.ends_with(
+            "image=registry.example/shop/web tag=1.4 name=web pod=web-7f9c ns=shop app=web"
+        ),
+        "{line}"
+    );
+    // Every earlier alert either has the full metadata or none of it: never a guess.
+    for l in &lines {
+        assert!(
+            l.ends_with("image=<NA> tag=<NA> name=<NA> pod=<NA> ns=<NA> app=<NA>")
+                || l.ends_with(
+                    "image=registry.example/shop/web tag=1.4 name=web pod=web-7f9c ns=shop app=web"
+                ),
+            "{l}"
+        );
+    }
+    let c = thread(&e)
+        .container
+        .clone()
+        .unwrap_or_else(|| panic!("no container"));
+    assert_eq!(c.image_digest, stand_in_cri::DIGEST);
+    assert_eq!(c.k8s_pod_uid.as_deref(), Some("6b0f3c8e-uid"));
+    assert_eq!(c.runtime, "containerd");
+    let stats = source.stats();
+    assert!(
+        stats.cri_lookups >= 1 && stats.cri_answers >= 1,
+        "{stats:?}"
+    );
+    let _ = sh;
+    drop(source);
+    // Let the container's processes finish so the cgroup can be removed.
+    std::thread::sleep(Duration::from_millis(2200));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1021,4 +1021,6 @@ pub struct ContainerInfo {
     pub k8s_pod_name: Option<String>,
     pub k8s_pod_uid: Option<String>,
     pub k8s_pod_labels: Vec<(String, String)>,
+    /// The Pod's annotations (for `kyverno.io/verify-images`, admission's verdict on the image).
+    pub k8s_pod_annotations: Vec<(String, String)>,
 }

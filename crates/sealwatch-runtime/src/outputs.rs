@@ -330,23 +330,29 @@ fn run_worker(
             errors.push(format!("{}: {e}", sink.describe()));
         }
     };
-    for alert in rx {
-        let mut ok = true;
+    // Buffered sinks are flushed whenever the queue runs empty: a live watcher's alerts must not
+    // wait in a buffer for the next burst, and a replay still writes in large chunks.
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(alert) = next {
+            let mut ok = true;
+            for sink in &mut sinks {
+                if let Err(e) = sink.write(&alert, format) {
+                    failed += 1;
+                    ok = false;
+                    note(&mut errors, sink.as_ref(), e);
+                }
+            }
+            if ok {
+                delivered += 1;
+            }
+            next = rx.try_recv().ok();
+        }
         for sink in &mut sinks {
-            if let Err(e) = sink.write(&alert, format) {
+            if let Err(e) = sink.flush() {
                 failed += 1;
-                ok = false;
                 note(&mut errors, sink.as_ref(), e);
             }
-        }
-        if ok {
-            delivered += 1;
-        }
-    }
-    for sink in &mut sinks {
-        if let Err(e) = sink.flush() {
-            failed += 1;
-            note(&mut errors, sink.as_ref(), e);
         }
     }
     (delivered, failed, errors)
@@ -421,6 +427,41 @@ mod tests {
         let seen = seen.lock().map(|v| v.clone()).unwrap_or_default();
         assert_eq!(seen.len(), 50);
         assert!(seen[7].ends_with("Warning n=7"), "{}", seen[7]);
+    }
+
+    /// Counts flushes, so a test can see one happen before the dispatcher finishes.
+    struct CountFlushes(Arc<std::sync::atomic::AtomicU64>);
+
+    impl Sink for CountFlushes {
+        fn describe(&self) -> String {
+            "flush counter".into()
+        }
+        fn write(&mut self, _: &Alert, _: Format) -> Result<(), String> {
+            Ok(())
+        }
+        fn flush(&mut self) -> Result<(), String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn sinks_are_flushed_when_the_queue_runs_empty_not_only_at_the_end() {
+        let flushes = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mut d = Dispatcher::start(
+            vec![Box::new(CountFlushes(Arc::clone(&flushes)))],
+            &Config::default(),
+        );
+        d.submit(alert(1));
+        // A live watcher keeps the dispatcher open: the alert must reach the sink's output
+        // while it does. Bounded wait: 5 s.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while flushes.load(std::sync::atomic::Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(flushes.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+        let stats = d.finish();
+        assert_eq!(stats.delivered, 1);
     }
 
     #[test]

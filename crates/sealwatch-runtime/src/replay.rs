@@ -97,6 +97,8 @@ struct ContainerJson {
     k8s_pod_uid: Option<String>,
     #[serde(default)]
     k8s_pod_labels: Vec<(String, String)>,
+    #[serde(default)]
+    k8s_pod_annotations: Vec<(String, String)>,
 }
 
 /// Process state; every field is optional and overrides what the table already holds.
@@ -787,6 +789,7 @@ fn container_info(c: ContainerJson) -> ContainerInfo {
         k8s_pod_name: c.k8s_pod_name,
         k8s_pod_uid: c.k8s_pod_uid,
         k8s_pod_labels: c.k8s_pod_labels,
+        k8s_pod_annotations: c.k8s_pod_annotations,
     }
 }
 

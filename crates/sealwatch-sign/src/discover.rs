@@ -29,14 +29,13 @@ pub(crate) struct Discovery {
     pub rejections: Vec<Rejection>,
 }
 
-/// Every layer of every signature-like manifest for `digest`: referrers first, then the legacy
-/// tag with `suffix` (`sig` or `att`). Duplicates (the same layer reachable both ways) are
-/// listed once.
-pub(crate) fn discover(
+/// Every layer of every referrer manifest of `digest` (the referrers API, or the `sha256-<hex>`
+/// tag schema when the registry has none). Callers that find nothing usable there go on with
+/// [`discover_legacy`].
+pub(crate) fn discover_referrers(
     client: &RegistryClient,
     reference: &Reference,
     digest: &Digest,
-    suffix: &str,
 ) -> Result<Discovery, SignError> {
     let mut discovery = Discovery::default();
 
@@ -117,12 +116,29 @@ pub(crate) fn discover(
         add_layers(&mut discovery, &fetched, &location)?;
     }
 
+    dedupe(&mut discovery);
+    Ok(discovery)
+}
+
+/// The layers of cosign's legacy manifest at `sha256-<hex>.<suffix>` (`sig` or `att`), added to
+/// `discovery`; a layer already found as a referrer is listed once.
+pub(crate) fn discover_legacy(
+    client: &RegistryClient,
+    reference: &Reference,
+    digest: &Digest,
+    suffix: &str,
+    discovery: &mut Discovery,
+) -> Result<(), SignError> {
     let legacy = digest_tag_reference(reference, digest, suffix)?;
     discovery.looked.push(legacy.to_string());
     if let Some(bytes) = fetch_optional(client, &legacy)? {
-        add_layers(&mut discovery, &bytes, &legacy.to_string())?;
+        add_layers(discovery, &bytes, &legacy.to_string())?;
     }
+    dedupe(discovery);
+    Ok(())
+}
 
+fn dedupe(discovery: &mut Discovery) {
     let mut seen = HashSet::new();
     discovery.layers.retain(|layer| {
         seen.insert((
@@ -133,7 +149,6 @@ pub(crate) fn discover(
                 .cloned(),
         ))
     });
-    Ok(discovery)
 }
 
 /// A manifest at a tag, or `None` when the tag does not exist.

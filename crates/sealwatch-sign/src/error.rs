@@ -40,6 +40,17 @@ pub enum SignError {
         source: Box<sealwatch_trust::Error>,
     },
 
+    /// A Sigstore service (Fulcio, Rekor) refused the request or could not be reached.
+    #[error("{service} at {url}: {reason}")]
+    Service {
+        /// "Fulcio" or "Rekor".
+        service: &'static str,
+        /// The URL requested.
+        url: String,
+        /// The HTTP status and answer, or the transport error.
+        reason: String,
+    },
+
     /// A signature or attestation manifest with more layers than we are willing to look at.
     #[error("{location} has {count} layers, over the limit of {limit}: refusing to read it")]
     TooManyLayers {

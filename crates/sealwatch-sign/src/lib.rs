@@ -32,8 +32,14 @@
 //!   holding a DSSE envelope of an in-toto statement, annotation `predicateType`.
 //! * Discovery when verifying: the OCI 1.1 referrers API first (or, when the registry has none,
 //!   the referrers tag schema `sha256-<hex>`), then the legacy tags. Referrers holding Sigstore
-//!   bundles (cosign v3) are reported as not supported yet; bundle writing and keyless signing are
-//!   later work.
+//!   bundles (cosign v3) are verified like the legacy layers.
+//! * Bundles ([`SignatureFormat::Bundle`]): an OCI 1.1 artifact manifest (`artifactType` and the
+//!   one layer `application/vnd.dev.sigstore.bundle.v0.3+json`, empty config, `subject` = the image
+//!   manifest) pushed by digest; when the registry has no referrers API it is also appended to
+//!   the OCI index at tag `sha256-<hex>` (read-modify-write, entries kept).
+//! * Keyless ([`Signer::Keyless`]): the signature carries the Fulcio leaf (and chain) and the
+//!   Rekor entry — as `dev.sigstore.cosign/{certificate,chain,bundle}` annotations in the legacy
+//!   layout, inside the bundle otherwise — and verifies against a Sigstore trusted root.
 //!
 //! Why not the `sigstore` crate's `cosign` module: it brings its own registry client (oci-client)
 //! and 267–335 crates, while sealwatch already has a digest-verifying registry client
@@ -45,21 +51,28 @@
 //! is downloaded, and payloads are verified over the exact bytes received.
 #![forbid(unsafe_code)]
 
+mod blob;
 mod discover;
 mod error;
+mod keyless;
 mod predicate;
 mod store;
 mod verify;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+pub use blob::sign_blob_keyless;
 pub use error::SignError;
+pub use keyless::{KeylessConfig, KeylessSigner};
 pub use predicate::{predicate_type_for, vuln_predicate, ScannerInfo};
 pub use sealwatch_oci::registry::RegistryClient;
 pub use sealwatch_oci::{Digest, Reference};
+pub use sealwatch_trust::bundle::{Matcher, TrustedRoot};
 pub use sealwatch_trust::dsse::Statement;
+pub use sealwatch_trust::keyless::IdentityToken;
 pub use sealwatch_trust::{PrivateKey, PublicKey, SimpleSigningPayload};
-pub use store::{attest_image, resolve_digest, sign_image};
+pub use store::{attest_image, attest_image_with, resolve_digest, sign_image, sign_image_with};
 pub use verify::{verify_attestations, verify_image};
 
 /// Most layers read from one signature or attestation manifest. cosign writes one layer per
@@ -70,11 +83,36 @@ pub const MAX_PAYLOAD_SIZE: u64 = 1 << 20;
 /// Largest DSSE envelope blob downloaded (an SBOM predicate can be several MiB).
 pub const MAX_ENVELOPE_SIZE: u64 = 64 << 20;
 
-/// What `sign_image` needs besides the key.
+/// How a signature or attestation is stored in the registry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SignatureFormat {
+    /// cosign's legacy layout: one layer per signature in the manifest at `sha256-<hex>.sig`
+    /// (`.att` for attestations).
+    #[default]
+    Legacy,
+    /// cosign v3's layout: a Sigstore bundle v0.3 (DSSE of an in-toto v1 statement) in an OCI 1.1
+    /// referrer manifest whose subject is the image; on registries without the referrers API the
+    /// referrer is also listed in the index at tag `sha256-<hex>` (the referrers tag schema).
+    Bundle,
+}
+
+/// Who signs: a managed key, or an ephemeral key certified by Fulcio and logged in Rekor.
+#[derive(Debug, Clone, Copy)]
+pub enum Signer<'a> {
+    /// A private key the user holds (no transparency-log upload).
+    Key(&'a PrivateKey),
+    /// Keyless: the signature carries a Fulcio certificate and a Rekor entry.
+    Keyless(&'a KeylessSigner),
+}
+
+/// What `sign_image` needs besides the signer.
 #[derive(Debug, Clone, Default)]
 pub struct SignOptions {
-    /// `-a key=value` annotations, written into the payload's `optional` object.
+    /// `-a key=value` annotations, written into the payload's `optional` object (legacy) or the
+    /// statement subject's `annotations` (bundle).
     pub annotations: BTreeMap<String, String>,
+    /// Where and how the signature is stored.
+    pub format: SignatureFormat,
 }
 
 /// What `attest_image` signs.
@@ -84,6 +122,8 @@ pub struct AttestOptions {
     pub predicate_type: String,
     /// The predicate, put into the statement unchanged.
     pub predicate: serde_json::Value,
+    /// Where and how the attestation is stored.
+    pub format: SignatureFormat,
 }
 
 /// The result of `sign_image` / `attest_image`.
@@ -91,11 +131,13 @@ pub struct AttestOptions {
 pub struct Signed {
     /// The image manifest digest that was signed.
     pub digest: Digest,
-    /// Where the signature manifest was pushed (`…:sha256-<hex>.sig` or `.att`).
+    /// Where the signature manifest was pushed (`…:sha256-<hex>.sig` or `.att`, or the referrer
+    /// manifest by digest).
     pub location: Reference,
     /// Digest of the signature manifest as pushed.
     pub manifest_digest: Digest,
-    /// Number of layers (signatures) the manifest now has.
+    /// Number of signatures stored there now: layers of the legacy manifest, or referrers listed
+    /// in the tag-schema index (1 when the registry indexes referrers itself).
     pub layer_count: usize,
     /// The blob that was signed: simple-signing payload, or DSSE envelope JSON.
     pub blob: Vec<u8>,
@@ -103,11 +145,24 @@ pub struct Signed {
     pub created: bool,
 }
 
+/// Keyless verification: who must hold the Fulcio certificate, and the trust material.
+#[derive(Debug, Clone)]
+pub struct KeylessPolicy {
+    /// The certificate's SAN identity.
+    pub identity: Matcher,
+    /// The certificate's OIDC issuer.
+    pub issuer: Matcher,
+    /// Fulcio roots, CT logs and Rekor keys (the embedded production root or a custom one).
+    pub trusted_root: Arc<TrustedRoot>,
+}
+
 /// How to verify.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
     /// Trusted public keys: a signature verifying with any of them counts.
     pub keys: Vec<PublicKey>,
+    /// Keyless signatures (a Fulcio certificate with a Rekor entry) count when they match this.
+    pub keyless: Option<KeylessPolicy>,
     /// Also check that the payload's `docker-reference` names the image's repository (the CLI
     /// turns this off with `--skip-reference-check`). The digest claim is always checked.
     pub check_reference: bool,
@@ -134,19 +189,37 @@ pub struct VerifiedImage {
     pub rejections: Vec<Rejection>,
 }
 
+/// Who made a signature that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignedBy {
+    /// One of [`VerifyOptions::keys`].
+    Key {
+        /// Index into [`VerifyOptions::keys`].
+        index: usize,
+        /// `sha256:<hex>` of the key's SubjectPublicKeyInfo DER.
+        key_id: String,
+    },
+    /// A Fulcio certificate matching [`VerifyOptions::keyless`].
+    Certificate {
+        /// The certificate's SAN identity.
+        identity: String,
+        /// The certificate's OIDC issuer.
+        issuer: String,
+    },
+}
+
 /// One verified image signature.
 #[derive(Debug, Clone)]
 pub struct VerifiedSignature {
-    /// Index into [`VerifyOptions::keys`] of the key that verified it.
-    pub key_index: usize,
-    /// `sha256:<hex>` of the verifying key's SubjectPublicKeyInfo DER.
-    pub key_id: String,
+    /// The key or certificate identity that verified it.
+    pub signer: SignedBy,
     /// Where it was found.
     pub location: String,
-    /// The exact payload bytes that were signed (print these; never re-serialise).
+    /// The exact payload bytes that were signed (print these; never re-serialise); for a bundle,
+    /// the in-toto statement.
     pub payload_bytes: Vec<u8>,
-    /// The payload, parsed.
-    pub payload: SimpleSigningPayload,
+    /// The simple-signing payload, parsed (`None` for a bundle, whose statement names the digest).
+    pub payload: Option<SimpleSigningPayload>,
 }
 
 /// Attestations of an image, at least one verified.
@@ -163,13 +236,11 @@ pub struct VerifiedAttestations {
 /// One verified in-toto attestation.
 #[derive(Debug, Clone)]
 pub struct VerifiedAttestation {
-    /// Index into [`VerifyOptions::keys`] of the key that verified it.
-    pub key_index: usize,
-    /// `sha256:<hex>` of the verifying key's SubjectPublicKeyInfo DER.
-    pub key_id: String,
+    /// The key or certificate identity that verified it.
+    pub signer: SignedBy,
     /// Where it was found.
     pub location: String,
-    /// The DSSE envelope JSON exactly as stored (what cosign prints).
+    /// The DSSE envelope JSON exactly as stored (what cosign prints); for a bundle, the bundle.
     pub envelope_bytes: Vec<u8>,
     /// The verified statement.
     pub statement: Statement,

@@ -4,19 +4,27 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use sealwatch_oci::{Digest, Reference};
-use sealwatch_trust::cosign::{
-    ATTESTATION_TAG_SUFFIX, DSSE_ENVELOPE_MEDIA_TYPE, SIGNATURE_ANNOTATION, SIGNATURE_TAG_SUFFIX,
-    SIGSTORE_BUNDLE_V03_MEDIA_TYPE, SIMPLE_SIGNING_MEDIA_TYPE,
+use sealwatch_trust::bundle::{
+    cosign_attestation_layer_to_bundle, verify_bundle, verify_cosign_layer, Artifact, BundlePolicy,
+    CosignLayer, VerifiedBundle,
 };
-use sealwatch_trust::dsse::Envelope;
-use sealwatch_trust::verify::{verify_envelope, verify_signature};
+use sealwatch_trust::cosign::{
+    ATTESTATION_TAG_SUFFIX, BUNDLE_ANNOTATION, CERTIFICATE_ANNOTATION, DSSE_ENVELOPE_MEDIA_TYPE,
+    SIGNATURE_ANNOTATION, SIGNATURE_TAG_SUFFIX, SIGSTORE_BUNDLE_V03_MEDIA_TYPE,
+    SIMPLE_SIGNING_MEDIA_TYPE,
+};
+use sealwatch_trust::dsse::predicate_type::COSIGN_SIGN_V1;
+use sealwatch_trust::dsse::{Envelope, Statement, IN_TOTO_PAYLOAD_TYPE};
+use sealwatch_trust::keyless::bundle_envelope;
+use sealwatch_trust::verify::{check_payload_claims, verify_envelope, verify_signature};
 use sealwatch_trust::PublicKey;
 
-use crate::discover::{discover, FoundLayer};
+use crate::discover::{discover_legacy, discover_referrers, FoundLayer};
 use crate::store::{docker_reference, resolve_digest, trust_digest};
 use crate::{
-    RegistryClient, Rejection, SignError, VerifiedAttestation, VerifiedAttestations, VerifiedImage,
-    VerifiedSignature, VerifyOptions, MAX_ENVELOPE_SIZE, MAX_PAYLOAD_SIZE,
+    KeylessPolicy, RegistryClient, Rejection, SignError, SignedBy, VerifiedAttestation,
+    VerifiedAttestations, VerifiedImage, VerifiedSignature, VerifyOptions, MAX_ENVELOPE_SIZE,
+    MAX_PAYLOAD_SIZE,
 };
 
 /// Verify the image signatures of `reference` with `options.keys`. Succeeds when at least one
@@ -27,46 +35,81 @@ pub fn verify_image(
     reference: &Reference,
     options: &VerifyOptions,
 ) -> Result<VerifiedImage, SignError> {
-    let digest = resolve_digest(client, reference)?;
+    let digest = digest_to_verify(client, reference)?;
     let image_digest = trust_digest(&digest)?;
     let expected_repository = options.check_reference.then(|| docker_reference(reference));
-    let discovery = discover(client, reference, &digest, SIGNATURE_TAG_SUFFIX)?;
     let key_ids = key_ids(&options.keys);
 
-    let mut rejections = discovery.rejections;
+    let mut discovery = discover_referrers(client, reference, &digest)?;
+    let mut rejections = std::mem::take(&mut discovery.rejections);
     let mut signatures = Vec::new();
-    for layer in &discovery.layers {
-        match layer.media_type.as_str() {
-            SIMPLE_SIGNING_MEDIA_TYPE => {}
-            media_type if is_bundle(media_type) => {
-                rejections.push(bundle_not_supported(layer));
-                continue;
+    let mut start = 0;
+    for legacy in [false, true] {
+        if legacy {
+            // Like cosign v3: referrers (bundles) first, the `.sig` tag only when they gave
+            // nothing that verifies — one registry request fewer for bundle-signed images.
+            if !signatures.is_empty() {
+                break;
             }
-            // Attestations and other artifacts reached through referrers are not signatures.
-            _ => continue,
+            start = discovery.layers.len();
+            discover_legacy(
+                client,
+                reference,
+                &digest,
+                SIGNATURE_TAG_SUFFIX,
+                &mut discovery,
+            )?;
+            rejections.append(&mut discovery.rejections);
         }
-        let outcome = match fetch_layer(client, reference, layer, MAX_PAYLOAD_SIZE)? {
-            Err(reason) => Err(reason),
-            Ok(payload) => check_simple_signing(
-                layer,
-                payload,
-                &options.keys,
-                &image_digest,
-                expected_repository.as_deref(),
-            ),
-        };
-        match outcome {
-            Ok((key_index, payload_bytes, payload)) => signatures.push(VerifiedSignature {
-                key_index,
-                key_id: key_ids.get(key_index).cloned().unwrap_or_default(),
-                location: layer.location.clone(),
-                payload_bytes,
-                payload,
-            }),
-            Err(reason) => rejections.push(Rejection {
-                location: layer.location.clone(),
-                reason,
-            }),
+        for layer in &discovery.layers[start..] {
+            let outcome = match layer.media_type.as_str() {
+                SIMPLE_SIGNING_MEDIA_TYPE => {
+                    match fetch_layer(client, reference, layer, MAX_PAYLOAD_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(payload) => check_simple_signing(
+                            layer,
+                            payload,
+                            options,
+                            &key_ids,
+                            &image_digest,
+                            expected_repository.as_deref(),
+                        ),
+                    }
+                }
+                media_type if is_bundle(media_type) => {
+                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(bundle) => {
+                            match check_bundle(
+                                bundle,
+                                options,
+                                &key_ids,
+                                &image_digest,
+                                Wanted::Signature,
+                            ) {
+                                // An attestation bundle among the referrers: not a signature.
+                                Ok(None) => continue,
+                                Ok(Some(checked)) => Ok(VerifiedSignature {
+                                    signer: checked.signer,
+                                    location: layer.location.clone(),
+                                    payload_bytes: checked.statement.to_json(),
+                                    payload: None,
+                                }),
+                                Err(reason) => Err(reason),
+                            }
+                        }
+                    }
+                }
+                // Attestations and other artifacts reached through referrers are not signatures.
+                _ => continue,
+            };
+            match outcome {
+                Ok(signature) => signatures.push(signature),
+                Err(reason) => rejections.push(Rejection {
+                    location: layer.location.clone(),
+                    reason,
+                }),
+            }
         }
     }
     let (signatures, rejections) = finish(
@@ -92,41 +135,76 @@ pub fn verify_attestations(
     options: &VerifyOptions,
     predicate_type: Option<&str>,
 ) -> Result<VerifiedAttestations, SignError> {
-    let digest = resolve_digest(client, reference)?;
+    let digest = digest_to_verify(client, reference)?;
     let image_digest = trust_digest(&digest)?;
-    let discovery = discover(client, reference, &digest, ATTESTATION_TAG_SUFFIX)?;
     let key_ids = key_ids(&options.keys);
 
-    let mut rejections = discovery.rejections;
+    let mut discovery = discover_referrers(client, reference, &digest)?;
+    let mut rejections = std::mem::take(&mut discovery.rejections);
     let mut attestations = Vec::new();
-    for layer in &discovery.layers {
-        match layer.media_type.as_str() {
-            DSSE_ENVELOPE_MEDIA_TYPE => {}
-            media_type if is_bundle(media_type) => {
-                rejections.push(bundle_not_supported(layer));
-                continue;
+    let mut start = 0;
+    for legacy in [false, true] {
+        if legacy {
+            if !attestations.is_empty() {
+                break;
             }
-            _ => continue,
+            start = discovery.layers.len();
+            discover_legacy(
+                client,
+                reference,
+                &digest,
+                ATTESTATION_TAG_SUFFIX,
+                &mut discovery,
+            )?;
+            rejections.append(&mut discovery.rejections);
         }
-        let outcome = match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-            Err(reason) => Err(reason),
-            Ok(envelope_bytes) => {
-                check_envelope(envelope_bytes, &options.keys, &image_digest, predicate_type)
+        for layer in &discovery.layers[start..] {
+            let outcome = match layer.media_type.as_str() {
+                DSSE_ENVELOPE_MEDIA_TYPE => {
+                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(envelope_bytes) => check_envelope(
+                            layer,
+                            envelope_bytes,
+                            options,
+                            &key_ids,
+                            &image_digest,
+                            predicate_type,
+                        ),
+                    }
+                }
+                media_type if is_bundle(media_type) => {
+                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
+                        Err(reason) => Err(reason),
+                        Ok(bundle) => match check_bundle(
+                            bundle.clone(),
+                            options,
+                            &key_ids,
+                            &image_digest,
+                            Wanted::Attestation(predicate_type),
+                        ) {
+                            // A signature bundle (cosign sign/v1): not an attestation.
+                            Ok(None) => continue,
+                            Ok(Some(checked)) => Ok(VerifiedAttestation {
+                                signer: checked.signer,
+                                location: layer.location.clone(),
+                                envelope_bytes: bundle,
+                                predicate: checked.statement.predicate.clone(),
+                                statement: checked.statement,
+                            }),
+                            Err(reason) => Err(reason),
+                        },
+                    }
+                }
+                _ => continue,
+            };
+            match outcome {
+                Ok(attestation) => attestations.push(attestation),
+                Err(reason) => rejections.push(Rejection {
+                    location: layer.location.clone(),
+                    reason,
+                }),
             }
-        };
-        match outcome {
-            Ok((key_index, envelope_bytes, statement)) => attestations.push(VerifiedAttestation {
-                key_index,
-                key_id: key_ids.get(key_index).cloned().unwrap_or_default(),
-                location: layer.location.clone(),
-                envelope_bytes,
-                predicate: statement.predicate.clone(),
-                statement,
-            }),
-            Err(reason) => rejections.push(Rejection {
-                location: layer.location.clone(),
-                reason,
-            }),
         }
     }
     let (attestations, rejections) = finish(
@@ -142,6 +220,16 @@ pub fn verify_attestations(
         attestations,
         rejections,
     })
+}
+
+/// The digest whose signatures are looked up: the reference's own digest (no request: the
+/// signatures are about that digest whether or not the registry still serves the image, as in
+/// cosign), or what its tag points at now.
+fn digest_to_verify(client: &RegistryClient, reference: &Reference) -> Result<Digest, SignError> {
+    match reference.digest() {
+        Some(digest) => Ok(digest.clone()),
+        None => resolve_digest(client, reference),
+    }
 }
 
 type Verdict<T> = Result<(Vec<T>, Vec<Rejection>), SignError>;
@@ -202,21 +290,59 @@ fn fetch_layer(
     }
 }
 
-type CheckedPayload = (usize, Vec<u8>, sealwatch_trust::SimpleSigningPayload);
-
 /// The verified payload of a simple-signing layer, or why it does not count. A signature that
 /// verifies but claims something else is reported with the claim (more useful than "does not
 /// verify" from the other keys).
 fn check_simple_signing(
     layer: &FoundLayer,
     payload: Vec<u8>,
-    keys: &[PublicKey],
+    options: &VerifyOptions,
+    key_ids: &[String],
     image_digest: &sealwatch_trust::Digest,
     expected_repository: Option<&str>,
-) -> Result<CheckedPayload, String> {
+) -> Result<VerifiedSignature, String> {
     let Some(annotation) = layer.annotations.get(SIGNATURE_ANNOTATION) else {
         return Err(format!("layer has no `{SIGNATURE_ANNOTATION}` annotation"));
     };
+    let verified = |signer: SignedBy, parsed| VerifiedSignature {
+        signer,
+        location: layer.location.clone(),
+        payload_bytes: payload.clone(),
+        payload: Some(parsed),
+    };
+    let mut keyless_failure = None;
+    if let Some(policy) = &options.keyless {
+        match layer.annotations.get(CERTIFICATE_ANNOTATION) {
+            Some(certificate) => {
+                let cosign_layer = CosignLayer {
+                    payload: &payload,
+                    signature: annotation,
+                    certificate: Some(certificate),
+                    rekor_bundle: layer.annotations.get(BUNDLE_ANNOTATION).map(String::as_str),
+                };
+                match verify_cosign_layer(
+                    &cosign_layer,
+                    &bundle_policy(policy),
+                    &policy.trusted_root,
+                ) {
+                    Ok(bundle) => {
+                        return check_payload_claims(&payload, image_digest, expected_repository)
+                            .map(|parsed| verified(certificate_signer(&bundle), parsed))
+                            .map_err(|e| describe_claim(&e))
+                    }
+                    Err(e) => keyless_failure = Some(format!("keyless: {}", with_causes(&e))),
+                }
+            }
+            None => {
+                keyless_failure = Some(format!(
+                    "keyless: the layer has no `{CERTIFICATE_ANNOTATION}` annotation"
+                ))
+            }
+        }
+    }
+    if options.keys.is_empty() {
+        return Err(keyless_failure.unwrap_or_else(|| not_verified_with(0)));
+    }
     // cosign accepts base64 wrapped over lines; drop whitespace before decoding.
     let compact: String = annotation
         .chars()
@@ -230,10 +356,10 @@ fn check_simple_signing(
     }
     let mut claim_failure = None;
     let mut malformed = None;
-    for (index, key) in keys.iter().enumerate() {
+    for (index, key) in options.keys.iter().enumerate() {
         match verify_signature(key, &payload, &signature) {
-            Ok(verified) => match verified.check_image(image_digest, expected_repository) {
-                Ok(parsed) => return Ok((index, payload, parsed)),
+            Ok(checked) => match checked.check_image(image_digest, expected_repository) {
+                Ok(parsed) => return Ok(verified(key_signer(index, key_ids), parsed)),
                 Err(e) => claim_failure = Some(describe_claim(&e)),
             },
             Err(e @ sealwatch_trust::Error::MalformedSignature { .. }) => {
@@ -242,45 +368,249 @@ fn check_simple_signing(
             Err(_) => {}
         }
     }
-    Err(claim_failure
-        .or(malformed)
-        .unwrap_or_else(|| not_verified_with(keys.len())))
+    Err(join_reasons(
+        claim_failure
+            .or(malformed)
+            .unwrap_or_else(|| not_verified_with(options.keys.len())),
+        keyless_failure,
+    ))
 }
 
-type CheckedStatement = (usize, Vec<u8>, sealwatch_trust::dsse::Statement);
-
 fn check_envelope(
+    layer: &FoundLayer,
     envelope_bytes: Vec<u8>,
-    keys: &[PublicKey],
+    options: &VerifyOptions,
+    key_ids: &[String],
     image_digest: &sealwatch_trust::Digest,
     predicate_type: Option<&str>,
-) -> Result<CheckedStatement, String> {
+) -> Result<VerifiedAttestation, String> {
     let envelope = Envelope::from_json(&envelope_bytes)
         .map_err(|e| format!("layer is not a DSSE envelope: {e}"))?;
-    let mut claim_failure = None;
-    for (index, key) in keys.iter().enumerate() {
-        let Ok(verified) = verify_envelope(key, &envelope) else {
-            continue;
+    let verified = |signer: SignedBy, statement: Statement| VerifiedAttestation {
+        signer,
+        location: layer.location.clone(),
+        envelope_bytes: envelope_bytes.clone(),
+        predicate: statement.predicate.clone(),
+        statement,
+    };
+    let mut keyless_failure = None;
+    if let Some(policy) = &options.keyless {
+        let certificate = layer.annotations.get(CERTIFICATE_ANNOTATION);
+        let outcome = match certificate {
+            None => Err(format!(
+                "the layer has no `{CERTIFICATE_ANNOTATION}` annotation"
+            )),
+            Some(certificate) => cosign_attestation_layer_to_bundle(
+                &envelope_bytes,
+                Some(certificate),
+                layer.annotations.get(BUNDLE_ANNOTATION).map(String::as_str),
+            )
+            .and_then(|bundle| {
+                verify_bundle(
+                    &bundle,
+                    Artifact::Digest(image_digest),
+                    &bundle_policy(policy),
+                    &policy.trusted_root,
+                )
+            })
+            .map_err(|e| with_causes(&e)),
         };
-        match verified.check_statement(image_digest) {
-            Ok(statement) => match predicate_type {
-                Some(wanted) if statement.predicate_type != wanted => {
-                    claim_failure = Some(format!(
-                        "predicate type {} is not the requested {wanted}",
-                        statement.predicate_type
-                    ));
-                }
-                _ => return Ok((index, envelope_bytes, statement)),
-            },
-            Err(sealwatch_trust::Error::SubjectMismatch { digest }) => {
-                claim_failure = Some(format!(
-                    "no subject of the signed statement has the image digest {digest}"
-                ));
+        match outcome {
+            Ok(bundle) => {
+                return statement_claims(&envelope, image_digest, predicate_type)
+                    .map(|statement| verified(certificate_signer(&bundle), statement))
             }
-            Err(e) => claim_failure = Some(e.to_string()),
+            Err(reason) => keyless_failure = Some(format!("keyless: {reason}")),
         }
     }
-    Err(claim_failure.unwrap_or_else(|| not_verified_with(keys.len())))
+    if options.keys.is_empty() {
+        return Err(keyless_failure.unwrap_or_else(|| not_verified_with(0)));
+    }
+    let mut claim_failure = None;
+    for (index, key) in options.keys.iter().enumerate() {
+        if verify_envelope(key, &envelope).is_err() {
+            continue;
+        }
+        match statement_claims(&envelope, image_digest, predicate_type) {
+            Ok(statement) => return Ok(verified(key_signer(index, key_ids), statement)),
+            Err(reason) => claim_failure = Some(reason),
+        }
+    }
+    Err(join_reasons(
+        claim_failure.unwrap_or_else(|| not_verified_with(options.keys.len())),
+        keyless_failure,
+    ))
+}
+
+/// What a bundle referrer must be to count.
+#[derive(Clone, Copy)]
+enum Wanted<'a> {
+    /// An image signature: a statement of predicate type `https://sigstore.dev/cosign/sign/v1`.
+    Signature,
+    /// An attestation (any other predicate type), optionally of this type.
+    Attestation(Option<&'a str>),
+}
+
+struct CheckedBundle {
+    signer: SignedBy,
+    statement: Statement,
+}
+
+/// Verify a Sigstore bundle found as a referrer. `Ok(None)`: the bundle is of the other kind
+/// (an attestation while looking for signatures, or the other way round) and is not counted.
+fn check_bundle(
+    bundle: Vec<u8>,
+    options: &VerifyOptions,
+    key_ids: &[String],
+    image_digest: &sealwatch_trust::Digest,
+    wanted: Wanted<'_>,
+) -> Result<Option<CheckedBundle>, String> {
+    let envelope =
+        match bundle_envelope(&bundle) {
+            Ok(Some(envelope)) => envelope,
+            Ok(None) => return Err(
+                "bundle holds a message signature, not the DSSE statement cosign stores for images"
+                    .into(),
+            ),
+            Err(e) => return Err(format!("unreadable bundle: {e}")),
+        };
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(format!(
+            "bundle envelope has payload type {}, expected {IN_TOTO_PAYLOAD_TYPE}",
+            envelope.payload_type
+        ));
+    }
+    // Read (not yet trusted) only to tell signatures from attestations; the verdict below
+    // re-reads the statement after its signature verified.
+    let claimed =
+        Statement::from_json(&envelope.payload).map_err(|e| format!("bundle statement: {e}"))?;
+    let is_signature = claimed.predicate_type == COSIGN_SIGN_V1;
+    let predicate_type = match wanted {
+        Wanted::Signature if !is_signature => return Ok(None),
+        Wanted::Attestation(_) if is_signature => return Ok(None),
+        Wanted::Signature => None,
+        Wanted::Attestation(wanted) => wanted,
+    };
+    let Ok(bundle_json) = std::str::from_utf8(&bundle) else {
+        return Err("bundle is not UTF-8 text".into());
+    };
+
+    let mut keyless_failure = None;
+    if let Some(policy) = &options.keyless {
+        match verify_bundle(
+            bundle_json,
+            Artifact::Digest(image_digest),
+            &bundle_policy(policy),
+            &policy.trusted_root,
+        ) {
+            Ok(verified) => {
+                return statement_claims(&envelope, image_digest, predicate_type).map(|statement| {
+                    Some(CheckedBundle {
+                        signer: certificate_signer(&verified),
+                        statement,
+                    })
+                })
+            }
+            Err(e) => keyless_failure = Some(format!("keyless: {}", with_causes(&e))),
+        }
+    }
+    if options.keys.is_empty() {
+        return Err(keyless_failure.unwrap_or_else(|| not_verified_with(0)));
+    }
+    // Managed keys: the DSSE signature is checked with the key (as for legacy layers, a
+    // transparency-log entry in the bundle is not required or checked).
+    let mut claim_failure = None;
+    for (index, key) in options.keys.iter().enumerate() {
+        if verify_envelope(key, &envelope).is_err() {
+            continue;
+        }
+        match statement_claims(&envelope, image_digest, predicate_type) {
+            Ok(statement) => {
+                return Ok(Some(CheckedBundle {
+                    signer: key_signer(index, key_ids),
+                    statement,
+                }))
+            }
+            Err(reason) => claim_failure = Some(reason),
+        }
+    }
+    Err(join_reasons(
+        claim_failure.unwrap_or_else(|| not_verified_with(options.keys.len())),
+        keyless_failure,
+    ))
+}
+
+/// The statement of an envelope whose signature verified, checked against the image digest and
+/// the requested predicate type.
+fn statement_claims(
+    envelope: &Envelope,
+    image_digest: &sealwatch_trust::Digest,
+    predicate_type: Option<&str>,
+) -> Result<Statement, String> {
+    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        return Err(format!(
+            "envelope payload type {} is not {IN_TOTO_PAYLOAD_TYPE}",
+            envelope.payload_type
+        ));
+    }
+    let statement = Statement::from_json(&envelope.payload).map_err(|e| e.to_string())?;
+    if statement.check_subject(image_digest).is_err() {
+        return Err(format!(
+            "no subject of the signed statement has the image digest {image_digest}"
+        ));
+    }
+    if let Some(wanted) = predicate_type {
+        if statement.predicate_type != wanted {
+            return Err(format!(
+                "predicate type {} is not the requested {wanted}",
+                statement.predicate_type
+            ));
+        }
+    }
+    Ok(statement)
+}
+
+fn bundle_policy(policy: &KeylessPolicy) -> BundlePolicy {
+    BundlePolicy::Keyless {
+        identity: policy.identity.clone(),
+        issuer: policy.issuer.clone(),
+    }
+}
+
+fn certificate_signer(bundle: &VerifiedBundle) -> SignedBy {
+    SignedBy::Certificate {
+        identity: bundle.identity().unwrap_or_default().to_owned(),
+        issuer: bundle.issuer().unwrap_or_default().to_owned(),
+    }
+}
+
+fn key_signer(index: usize, key_ids: &[String]) -> SignedBy {
+    SignedBy::Key {
+        index,
+        key_id: key_ids.get(index).cloned().unwrap_or_default(),
+    }
+}
+
+fn join_reasons(key_reason: String, keyless_reason: Option<String>) -> String {
+    match keyless_reason {
+        Some(keyless) => format!("{key_reason}; {keyless}"),
+        None => key_reason,
+    }
+}
+
+/// An error with its causes (`outer: inner`): sigstore-verify's exact reason is a cause.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        cause = inner.source();
+    }
+    text
 }
 
 fn describe_claim(error: &sealwatch_trust::Error) -> String {
@@ -298,7 +628,7 @@ fn describe_claim(error: &sealwatch_trust::Error) -> String {
 
 fn not_verified_with(key_count: usize) -> String {
     match key_count {
-        0 => "no public key given".into(),
+        0 => "no public key or certificate identity given".into(),
         1 => "signature does not verify with the given key".into(),
         n => format!("signature does not verify with any of the {n} given keys"),
     }
@@ -307,16 +637,6 @@ fn not_verified_with(key_count: usize) -> String {
 fn is_bundle(media_type: &str) -> bool {
     media_type == SIGSTORE_BUNDLE_V03_MEDIA_TYPE
         || media_type.starts_with("application/vnd.dev.sigstore.bundle")
-}
-
-fn bundle_not_supported(layer: &FoundLayer) -> Rejection {
-    Rejection {
-        location: layer.location.clone(),
-        reason: format!(
-            "Sigstore bundle ({}) signatures are not supported yet",
-            layer.media_type
-        ),
-    }
 }
 
 /// `sha256:<hex>` of each key's SubjectPublicKeyInfo DER (empty when a key cannot be encoded).

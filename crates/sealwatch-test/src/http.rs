@@ -22,6 +22,8 @@ pub struct Served {
 #[derive(Default)]
 struct State {
     files: BTreeMap<String, (Vec<u8>, u64)>,
+    /// Pause after each 16 KiB of a body (to interrupt a client mid-download).
+    throttle: Option<Duration>,
     log: Vec<Served>,
     generation: u64,
 }
@@ -89,6 +91,11 @@ impl FileServer {
         state.files.insert(path.to_owned(), (bytes, generation));
     }
 
+    /// Send bodies slowly: `pause` after every 16 KiB (`None`: full speed).
+    pub fn throttle(&self, pause: Option<Duration>) {
+        self.lock().throttle = pause;
+    }
+
     /// Every request so far, in order.
     pub fn log(&self) -> Vec<Served> {
         self.lock().log.clone()
@@ -140,12 +147,10 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             }
         }
         let conditional = if_none_match.is_some() || if_modified_since.is_some();
-        let file = state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .files
-            .get(&path)
-            .cloned();
+        let (file, throttle) = {
+            let state = state.lock().unwrap_or_else(PoisonError::into_inner);
+            (state.files.get(&path).cloned(), state.throttle)
+        };
         let (status, body, headers) = match file {
             None => (404, b"not found\n".to_vec(), String::new()),
             Some((bytes, generation)) => {
@@ -185,7 +190,13 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             if status == 304 { 0 } else { body.len() }
         )?;
         if method != "HEAD" && status != 304 {
-            out.write_all(&body)?;
+            for chunk in body.chunks(16 * 1024) {
+                out.write_all(chunk)?;
+                if let Some(pause) = throttle {
+                    out.flush()?;
+                    std::thread::sleep(pause);
+                }
+            }
         }
         out.flush()?;
     }

@@ -7,6 +7,7 @@ pub mod http;
 #[cfg(feature = "oci")]
 pub mod push;
 pub mod registry;
+pub mod standin;
 
 /// The `shared/` folder with fixtures and conformance data.
 ///

@@ -300,7 +300,7 @@ fn stop_child(child: &mut Child) {
 }
 
 /// A port that was free a moment ago.
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = TcpListener::bind(("127.0.0.1", 0)).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local addr").port()
 }

@@ -253,9 +253,52 @@ pub fn cosign_layer_to_bundle(layer: &CosignLayer<'_>) -> Result<String> {
     use base64::Engine as _;
     use serde_json::json;
 
+    let signature: String = layer
+        .signature
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let digest = {
+        use sha2::Digest as _;
+        BASE64.encode(sha2::Sha256::digest(layer.payload))
+    };
+    restate_as_bundle(
+        layer.certificate,
+        layer.rekor_bundle,
+        "messageSignature",
+        json!({
+            "messageDigest": {"algorithm": "SHA2_256", "digest": digest},
+            "signature": signature,
+        }),
+    )
+}
+
+/// The bundle v0.1 equivalent of a legacy attestation layer (`.att`, a DSSE envelope blob with
+/// the certificate and Rekor-bundle annotations; the Rekor entry is cosign's `intoto` 0.0.2).
+pub fn cosign_attestation_layer_to_bundle(
+    envelope_json: &[u8],
+    certificate: Option<&str>,
+    rekor_bundle: Option<&str>,
+) -> Result<String> {
+    let envelope: serde_json::Value =
+        serde_json::from_slice(envelope_json).map_err(|e| Error::MalformedBundle {
+            reason: format!("attestation layer is not a DSSE envelope: {e}"),
+        })?;
+    restate_as_bundle(certificate, rekor_bundle, "dsseEnvelope", envelope)
+}
+
+fn restate_as_bundle(
+    certificate: Option<&str>,
+    rekor_bundle: Option<&str>,
+    content_field: &str,
+    content: serde_json::Value,
+) -> Result<String> {
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine as _;
+    use serde_json::json;
+
     let malformed = |reason: String| Error::MalformedBundle { reason };
-    let rekor_json = layer
-        .rekor_bundle
+    let rekor_json = rekor_bundle
         .ok_or_else(|| malformed("the layer has no Rekor bundle annotation".to_string()))?;
     let rekor: RekorBundle = serde_json::from_str(rekor_json)
         .map_err(|e| malformed(format!("Rekor bundle annotation: {e}")))?;
@@ -267,7 +310,7 @@ pub fn cosign_layer_to_bundle(layer: &CosignLayer<'_>) -> Result<String> {
     let log_id = hex::decode(&rekor.payload.log_id)
         .map_err(|e| malformed(format!("Rekor logID is not hex: {e}")))?;
 
-    let verification_material = match layer.certificate {
+    let mut material = match certificate {
         Some(pem) => {
             let (label, der) = crate::keys::decode_pem(pem)
                 .map_err(|e| malformed(format!("certificate annotation: {e}")))?;
@@ -280,16 +323,6 @@ pub fn cosign_layer_to_bundle(layer: &CosignLayer<'_>) -> Result<String> {
         }
         None => json!({"publicKey": {"hint": ""}}),
     };
-    let signature: String = layer
-        .signature
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let digest = {
-        use sha2::Digest as _;
-        BASE64.encode(sha2::Sha256::digest(layer.payload))
-    };
-    let mut material = verification_material;
     material["tlogEntries"] = json!([{
         "logIndex": rekor.payload.log_index.to_string(),
         "logId": {"keyId": BASE64.encode(log_id)},
@@ -298,14 +331,11 @@ pub fn cosign_layer_to_bundle(layer: &CosignLayer<'_>) -> Result<String> {
         "inclusionPromise": {"signedEntryTimestamp": rekor.signed_entry_timestamp},
         "canonicalizedBody": rekor.payload.body,
     }]);
-    let bundle = json!({
+    let mut bundle = json!({
         "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
         "verificationMaterial": material,
-        "messageSignature": {
-            "messageDigest": {"algorithm": "SHA2_256", "digest": digest},
-            "signature": signature,
-        },
     });
+    bundle[content_field] = content;
     Ok(bundle.to_string())
 }
 

@@ -184,6 +184,9 @@ pub struct Subject {
     pub name: String,
     /// Algorithm name -> lowercase hex.
     pub digest: BTreeMap<String, String>,
+    /// in-toto v1 resource-descriptor annotations (cosign v3 puts `-a key=value` here).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, serde_json::Value>,
 }
 
 impl Subject {
@@ -195,6 +198,7 @@ impl Subject {
                 digest.algorithm().name().to_string(),
                 digest.hex().to_string(),
             )]),
+            annotations: BTreeMap::new(),
         }
     }
 

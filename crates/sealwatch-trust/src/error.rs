@@ -226,6 +226,22 @@ pub enum Error {
         /// The value in the certificate, if any.
         actual: Option<String>,
     },
+
+    /// An OIDC identity token that cannot be read (for keyless signing).
+    #[error("malformed identity token: {reason}")]
+    MalformedToken {
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// An answer from a Sigstore service (Fulcio, Rekor, a timestamp authority) that cannot be read.
+    #[error("malformed {service} response: {reason}")]
+    MalformedServiceResponse {
+        /// Which service answered.
+        service: &'static str,
+        /// What is wrong with the answer.
+        reason: String,
+    },
 }
 
 impl Error {

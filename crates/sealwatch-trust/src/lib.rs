@@ -13,6 +13,8 @@
 //!   used instead of hand-written X.509 / transparency-log / timestamp checks because they pass
 //!   the whole sigstore-conformance suite offline. Legacy cosign `.sig` layers with a Rekor bundle
 //!   are restated as bundle v0.1 and go through the same checks ([`bundle::verify_cosign_layer`]).
+//! * [`keyless`]: Fulcio / Rekor request and answer JSON for keyless signing, and writing Sigstore
+//!   bundles v0.3 and cosign's certificate / Rekor-bundle annotations from them.
 #![forbid(unsafe_code)]
 
 pub mod bundle;
@@ -21,6 +23,7 @@ pub mod cosign_key;
 pub mod digest;
 pub mod dsse;
 pub mod error;
+pub mod keyless;
 pub mod keys;
 pub mod payload;
 pub mod verify;

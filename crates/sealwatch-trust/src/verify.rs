@@ -44,23 +44,34 @@ impl VerifiedSignature {
         image_digest: &Digest,
         expected_repository: Option<&str>,
     ) -> Result<SimpleSigningPayload> {
-        let payload = SimpleSigningPayload::parse(&self.payload)?;
-        if payload.manifest_digest != image_digest.to_string() {
-            return Err(Error::DigestMismatch {
-                signed: payload.manifest_digest,
-                image: image_digest.to_string(),
+        check_payload_claims(&self.payload, image_digest, expected_repository)
+    }
+}
+
+/// Read a simple-signing payload whose signature was verified (by a key here, or by a keyless
+/// bundle check) and check its claims: about `image_digest` (cosign's `--check-claims`) and,
+/// when given, about repository `expected_repository` (see [`repository_matches`]).
+pub fn check_payload_claims(
+    payload_bytes: &[u8],
+    image_digest: &Digest,
+    expected_repository: Option<&str>,
+) -> Result<SimpleSigningPayload> {
+    let payload = SimpleSigningPayload::parse(payload_bytes)?;
+    if payload.manifest_digest != image_digest.to_string() {
+        return Err(Error::DigestMismatch {
+            signed: payload.manifest_digest,
+            image: image_digest.to_string(),
+        });
+    }
+    if let Some(expected) = expected_repository {
+        if !repository_matches(&payload.docker_reference, expected) {
+            return Err(Error::ReferenceMismatch {
+                signed: payload.docker_reference,
+                expected: expected.to_string(),
             });
         }
-        if let Some(expected) = expected_repository {
-            if !repository_matches(&payload.docker_reference, expected) {
-                return Err(Error::ReferenceMismatch {
-                    signed: payload.docker_reference,
-                    expected: expected.to_string(),
-                });
-            }
-        }
-        Ok(payload)
     }
+    Ok(payload)
 }
 
 /// Verify a raw `signature` over `payload` with `key`.

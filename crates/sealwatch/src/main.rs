@@ -28,7 +28,7 @@ enum Command {
     Sbom(cmd::sbom::SbomArgs),
     /// Scan an image for known vulnerabilities; `--exit-code` makes it a build gate.
     Scan(cmd::scan::ScanArgs),
-    /// Manage the vulnerability database (import, status).
+    /// Manage the vulnerability database (update, import, status, push, pull).
     Db(cmd::db::DbArgs),
     /// Compare two images side by side: OS, size, packages, shells, package managers, setuid files, user,
     /// known vulnerabilities.
@@ -39,6 +39,8 @@ enum Command {
     VerifyBlob(cmd::verify_blob::VerifyBlobArgs),
     /// Sign an image with a cosign key; the signature goes to the registry as cosign stores it.
     Sign(cmd::sign::SignArgs),
+    /// Sign a file: a base64 signature with a key, or a Sigstore bundle keylessly.
+    SignBlob(cmd::sign_blob::SignBlobArgs),
     /// Sign an in-toto attestation (vuln scan, SBOM, provenance, …) about an image.
     Attest(cmd::attest::AttestArgs),
     /// Verify an image's cosign signatures with a public key.
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::VerifyBlob(args) => cmd::verify_blob::run(args),
         Command::Sign(args) => cmd::sign::run(args),
+        Command::SignBlob(args) => cmd::sign_blob::run(args),
         Command::Attest(args) => cmd::attest::run(args),
         Command::Verify(args) => cmd::verify::run(args),
         Command::VerifyAttestation(args) => cmd::verify::run_attestation(args),

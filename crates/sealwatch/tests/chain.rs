@@ -205,6 +205,49 @@ fn scan_and_sbom_attest_their_results() {
         report["scanner"]["scanned_at"]
     );
 
+    // Another predicate type: the report itself is the predicate.
+    let custom = "https://sealwatch.example/scan-report/v1";
+    let out = env.run(&[
+        "scan",
+        "--offline",
+        "--db",
+        path_str(&env.db),
+        "--format",
+        "json",
+        "--attest",
+        "--key",
+        path_str(&key),
+        "--attest-type",
+        custom,
+        &image,
+    ]);
+    assert_success(&out, "scan --attest --attest-type URI");
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("report is JSON: {e}"));
+    let statements = env.verified_statements(&public, custom, &image);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["predicate"], report);
+    // A mistyped type name is refused before anything is scanned.
+    let out = env.run(&[
+        "scan",
+        "--offline",
+        "--db",
+        path_str(&env.db),
+        "--attest",
+        "--key",
+        path_str(&key),
+        "--attest-type",
+        "vulm",
+        &image,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--attest-type"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+
     // The SBOM as a CycloneDX attestation.
     let out = env.run(&["sbom", "--attest", "--key", path_str(&key), &image]);
     assert_success(&out, "sbom --attest");
@@ -221,6 +264,24 @@ fn scan_and_sbom_attest_their_results() {
         bom["components"].as_array().is_some_and(|c| !c.is_empty()),
         "the SBOM lists packages"
     );
+
+    // SPDX as an spdxjson attestation.
+    let out = env.run(&[
+        "sbom",
+        "--attest",
+        "--key",
+        path_str(&key),
+        "--format",
+        "spdx-json",
+        &image,
+    ]);
+    assert_success(&out, "sbom --attest --format spdx-json");
+    let spdx: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("SPDX is JSON: {e}"));
+    let statements = env.verified_statements(&public, "spdxjson", &image);
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["predicate"], spdx);
+    assert_eq!(spdx["spdxVersion"], "SPDX-2.3");
 
     // A local source has no registry digest to bind evidence to: exit 2, nothing printed.
     let layout = format!("oci:{}", path_str(&env.alpine));
@@ -549,6 +610,59 @@ fn admission_demands_a_signature_and_fresh_clean_scan_evidence() {
         "{patch}"
     );
 
+    // The verdict admission wrote on the Pod is what `watch` reports for its containers later.
+    let patch: Value =
+        serde_json::from_str(&patch).unwrap_or_else(|e| panic!("patch is JSON: {e}: {patch}"));
+    let verdict = patch
+        .as_array()
+        .and_then(|ops| {
+            ops.iter()
+                .find(|op| op["path"] == "/metadata/annotations/kyverno.io~1verify-images")
+        })
+        .and_then(|op| op["value"].as_str())
+        .unwrap_or_else(|| panic!("no verify-images annotation in {patch}"))
+        .to_owned();
+    if let Some(rules) = sealwatch_test::require_shared("conformance/falco/rules/falco_rules.yaml")
+    {
+        let container = serde_json::json!({"kind": "container", "id": "cccccccccccc",
+            "name": "echo-server", "image": good, "image_digest": good_digest.to_string(),
+            "k8s_pod_annotations": [["kyverno.io/verify-images", verdict]]});
+        let events = format!(
+            "{}\n{container}\n{}\n{}\n{}\n",
+            r#"{"kind":"header","format":"sealwatch-events","version":1,"hostname":"node-1"}"#,
+            r#"{"kind":"process","pid":700,"ppid":1,"name":"runc","exepath":"/usr/bin/runc","container_id":"cccccccccccc"}"#,
+            r#"{"type":"clone","ts":1714564800000000000,"pid":700,"res":701}"#,
+            r#"{"type":"execve","ts":1714564800000100000,"pid":701,"res":0,"proc":{"name":"bash","exepath":"/bin/bash","tty":34816,"user":"root","uid":0}}"#,
+        );
+        let replay = env.path("admitted.jsonl");
+        std::fs::write(&replay, events).unwrap_or_else(|e| panic!("{e}"));
+        // No keys: the signature verdict can only come from the annotation.
+        let out = env.run(&[
+            "watch",
+            "-r",
+            path_str(&rules),
+            "--replay",
+            path_str(&replay),
+            "--output",
+            "json",
+            "--provenance",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let alert: Value = text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}")))
+            .find(|a| a["rule"] == "Terminal shell in container")
+            .unwrap_or_else(|| panic!("a shell alert: {}", text(&out.stdout)));
+        assert_eq!(
+            alert["output_fields"]["sealwatch.signature"], "verified",
+            "{alert}"
+        );
+        assert_eq!(
+            alert["output_fields"]["sealwatch.image.digest"],
+            good_digest.to_string()
+        );
+    }
+
     assert_denied(
         &enforce.review(&review, &unsigned),
         &unsigned,
@@ -588,4 +702,175 @@ fn admission_demands_a_signature_and_fresh_clean_scan_evidence() {
             "{image}: a warning names the policy: {response}"
         );
     }
+}
+
+/// A replayed terminal shell in each of two containers: one runs an image that was signed and
+/// attested, the other one that was not. Alerts carry the provenance of the first and say
+/// "unknown"/"unverified" (never a guess) for the second.
+#[test]
+fn watch_alerts_carry_the_image_provenance() {
+    let Some(rules) = sealwatch_test::require_shared("conformance/falco/rules/falco_rules.yaml")
+    else {
+        return;
+    };
+    let Some(env) = setup() else { return };
+    let (ci_key, ci_public) = env.keypair("ci");
+    let (scanner_key, scanner_public) = env.keypair("scanner");
+    let (signed, signed_digest) = env.push("team/signed");
+    let (unsigned, unsigned_digest) = env.push("team/unsigned");
+    assert_success(
+        &env.run(&["sign", "--key", path_str(&ci_key), &signed]),
+        "sign",
+    );
+    // A scan that found one CRITICAL and two HIGH: the alert's counts must come from it.
+    let finding = |id: &str, severity: &str| {
+        serde_json::json!({"id": id, "aliases": [], "package_name": "musl",
+            "installed_version": "1.2.5-r0", "fixed_versions": [], "severity": severity,
+            "references": [], "purl": "pkg:apk/alpine/musl@1.2.5-r0",
+            "path": "lib/apk/db/installed", "layer": null})
+    };
+    let report = serde_json::json!({
+        "schema_version": 1, "image": signed, "manifest_digest": signed_digest.to_string(),
+        "scanner": {"name": "sealwatch", "version": env!("CARGO_PKG_VERSION"),
+                    "scanned_at": "2026-01-01T00:00:00Z", "db_updated_at": null},
+        "results": [{"target": "alpine", "class": "os-pkgs", "type": "apk", "vulnerabilities": [
+            finding("CVE-2099-0001", "CRITICAL"), finding("CVE-2099-0002", "HIGH"),
+            finding("CVE-2099-0003", "HIGH"), finding("CVE-2099-0004", "LOW")]}],
+        "summary": {}
+    });
+    let report_file = env.path("report.json");
+    std::fs::write(&report_file, report.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    assert_success(
+        &env.run(&[
+            "attest",
+            "--key",
+            path_str(&scanner_key),
+            "--type",
+            "vuln",
+            "--predicate",
+            path_str(&report_file),
+            &signed,
+        ]),
+        "attest",
+    );
+
+    let container = |id: &str, image: &str, digest: &Digest| {
+        serde_json::json!({"kind": "container", "id": id, "name": id, "image": image,
+                           "image_digest": digest.to_string()})
+        .to_string()
+    };
+    let shell = |pid: u32, ts: u64, id: &str| {
+        format!(
+            "{{\"kind\":\"process\",\"pid\":{runc},\"ppid\":1,\"name\":\"runc\",\"exepath\":\"/usr/bin/runc\",\"container_id\":\"{id}\"}}\n\
+             {{\"type\":\"clone\",\"ts\":{ts},\"pid\":{runc},\"res\":{pid}}}\n\
+             {{\"type\":\"execve\",\"ts\":{},\"pid\":{pid},\"res\":0,\"proc\":{{\"name\":\"bash\",\"exepath\":\"/bin/bash\",\"tty\":34816,\"user\":\"root\",\"uid\":0}}}}",
+            ts + 100,
+            runc = pid - 1,
+        )
+    };
+    let events = [
+        r#"{"kind":"header","format":"sealwatch-events","version":1,"hostname":"node-1"}"#
+            .to_owned(),
+        container("aaaaaaaaaaaa", &signed, &signed_digest),
+        container("bbbbbbbbbbbb", &unsigned, &unsigned_digest),
+        shell(4201, 1_714_564_800_000_000_000, "aaaaaaaaaaaa"),
+        shell(4301, 1_714_564_801_000_000_000, "bbbbbbbbbbbb"),
+    ]
+    .join("\n");
+    let replay = env.path("events.jsonl");
+    std::fs::write(&replay, events + "\n").unwrap_or_else(|e| panic!("{e}"));
+
+    let out = env.run(&[
+        "watch",
+        "-r",
+        path_str(&rules),
+        "--replay",
+        path_str(&replay),
+        "--output",
+        "json",
+        "--verify-key",
+        path_str(&ci_public),
+        "--attestation-key",
+        path_str(&scanner_public),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "alerts fired: {}",
+        text(&out.stderr)
+    );
+    let alerts: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("alert is JSON: {e}: {l}")))
+        .filter(|a: &Value| a["rule"] == "Terminal shell in container")
+        .collect();
+    // The stable rule's output has no container fields; the shells ran a second apart.
+    let by_container = |id: &str| {
+        let second = if id == "aaaaaaaaaaaa" {
+            "12:00:00"
+        } else {
+            "12:00:01"
+        };
+        alerts
+            .iter()
+            .find(|a| a["time"].as_str().is_some_and(|t| t.contains(second)))
+            .unwrap_or_else(|| panic!("no shell alert for {id}: {}", text(&out.stdout)))
+            .clone()
+    };
+    let key_id = |public: &Path| {
+        let pem = std::fs::read_to_string(public).unwrap_or_else(|e| panic!("{e}"));
+        let key = sealwatch_trust::PublicKey::from_pem(&pem).unwrap_or_else(|e| panic!("{e}"));
+        let der = key.to_spki_der().unwrap_or_else(|e| panic!("{e}"));
+        Digest::sha256_of(&der).to_string()
+    };
+
+    let fields = by_container("aaaaaaaaaaaa")["output_fields"].clone();
+    assert_eq!(fields["sealwatch.image.digest"], signed_digest.to_string());
+    assert_eq!(fields["sealwatch.signature"], "verified");
+    assert_eq!(fields["sealwatch.signer"], key_id(&ci_public));
+    assert_eq!(fields["sealwatch.cves.critical"], 1);
+    assert_eq!(fields["sealwatch.cves.high"], 2);
+    let output = by_container("aaaaaaaaaaaa")["output"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(output.contains("sealwatch.signature=verified"), "{output}");
+
+    let fields = by_container("bbbbbbbbbbbb")["output_fields"].clone();
+    assert_eq!(
+        fields["sealwatch.image.digest"],
+        unsigned_digest.to_string()
+    );
+    assert_eq!(fields["sealwatch.signature"], "unverified");
+    assert_eq!(fields["sealwatch.signer"], Value::Null);
+    assert_eq!(
+        fields["sealwatch.cves.critical"],
+        Value::Null,
+        "no attestation: unknown, not 0"
+    );
+    assert_eq!(fields["sealwatch.cves.high"], Value::Null);
+
+    // Without keys nothing is looked up: the digest is known, the rest unknown.
+    let out = env.run(&[
+        "watch",
+        "-r",
+        path_str(&rules),
+        "--replay",
+        path_str(&replay),
+        "--output",
+        "json",
+        "--provenance",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let first: Value = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}")))
+        .find(|a| a["time"].as_str().is_some_and(|t| t.contains("12:00:00")))
+        .unwrap_or_else(|| panic!("an alert: {}", text(&out.stdout)));
+    assert_eq!(
+        first["output_fields"]["sealwatch.image.digest"],
+        signed_digest.to_string()
+    );
+    assert_eq!(first["output_fields"]["sealwatch.signature"], "unknown");
+    assert_eq!(first["output_fields"]["sealwatch.signer"], Value::Null);
 }

@@ -487,3 +487,76 @@ fn push_and_pull_the_database_through_a_real_registry() {
     );
     assert_eq!(sha256_file(&pulled), before, "installed database kept");
 }
+
+#[test]
+fn an_update_killed_mid_download_loses_nothing() {
+    let server = FileServer::start().unwrap_or_else(|e| panic!("server: {e}"));
+    server.put("/Debian/all.zip", debian_zip());
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let db = dir.path().join("advisories.redb");
+    let db_arg = db.to_str().unwrap_or_default();
+    let base = server.base_url();
+    let args = [
+        "db",
+        "update",
+        "--db",
+        db_arg,
+        "--base-url",
+        &base,
+        "--ecosystems",
+        "Debian",
+    ];
+    let out = sealwatch(&args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let before = sha256_file(&db);
+
+    // A new, larger archive served slowly; kill the update while it downloads.
+    let records: Vec<(String, String)> = (0..2000)
+        .map(|i| {
+            let id = format!("DEBIAN-NEW-{i}");
+            let record = osv(&id, "Debian:12", &format!("pkg{i}"), "1.0-1");
+            (id, record)
+        })
+        .collect();
+    let refs: Vec<(&str, String)> = records
+        .iter()
+        .map(|(id, r)| (id.as_str(), r.clone()))
+        .collect();
+    server.put("/Debian/all.zip", zip_of(&refs));
+    server.throttle(Some(std::time::Duration::from_millis(200)));
+    server.clear_log();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealwatch"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
+    // Wait (bounded) until the download has started, then a little longer so bytes are on disk.
+    for _ in 0..200 {
+        if !server.log().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let still_running = child.try_wait().ok().flatten().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        still_running,
+        "the update finished before it could be killed"
+    );
+    assert_eq!(sha256_file(&db), before, "old database intact");
+    let out = sealwatch(&["db", "status", "--json", "--db", db_arg], &[]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(status["records"], 2, "{}", stderr(&out));
+
+    // The next update completes despite the killed one's leftovers.
+    server.throttle(None);
+    let out = sealwatch(&args, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = sealwatch(&["db", "status", "--json", "--db", db_arg], &[]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(status["records"], 2000);
+}

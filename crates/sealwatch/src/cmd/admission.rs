@@ -37,9 +37,28 @@ pub struct RegistryAccess {
     /// Registry host[:port] that may be used over plain HTTP (loopback hosts always may).
     #[arg(long, value_name = "HOST")]
     pub insecure_registry: Vec<String>,
+    /// Sigstore `trusted_root.json` for keyless attestors (Fulcio CAs, CT logs, Rekor keys)
+    /// instead of the embedded public-good production root; verification never contacts Rekor.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
 impl RegistryAccess {
+    /// The signature verifier: this registry client, and the trusted root for keyless attestors.
+    pub fn verifier(&self) -> anyhow::Result<RegistryVerifier> {
+        let verifier = RegistryVerifier::new(self.client()?);
+        Ok(match &self.trusted_root {
+            None => verifier,
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let root = sealwatch_sign::TrustedRoot::from_json(&json)
+                    .with_context(|| format!("loading {}", path.display()))?;
+                verifier.with_trusted_root(root)
+            }
+        })
+    }
+
     pub fn client(&self) -> anyhow::Result<RegistryClient> {
         let mut options = RegistryOptions::from_environment();
         options.ca_files.clone_from(&self.registry_ca);
@@ -114,7 +133,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         );
     }
     let tls = load_tls(&args.tls_cert, &args.tls_key)?;
-    let verifier = Arc::new(RegistryVerifier::new(args.registry.client()?));
+    let verifier = Arc::new(args.registry.verifier()?);
     let policies = loaded.set.policies.len();
     let selector_policies: Vec<String> = policies_selecting_namespaces(&loaded.set)
         .iter()

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use sealwatch_sign::{AttestOptions, PrivateKey, Reference, RegistryClient, ScannerInfo};
+use sealwatch_sign::{AttestOptions, Reference, RegistryClient, ScannerInfo, SignatureFormat};
 
-use super::sign::{parse_image, read_private_key, resolve_and_warn};
+use super::sign::{parse_image, resolve_and_warn, FormatArgs, KeylessArgs, SigningIdentity};
 use crate::image::{ImageArgs, RegistryArgs};
 use sealwatch_oci::ImageSpec;
 
@@ -16,18 +16,31 @@ use sealwatch_oci::ImageSpec;
 /// options, so a signing method added here reaches all three.
 #[derive(Debug, Clone, Args)]
 pub struct SigningArgs {
-    /// The private key (see `sealwatch sign --help`).
+    /// The private key (see `sealwatch sign --help`); without it, sign keylessly (see
+    /// --identity-token).
     #[arg(long, value_name = "FILE")]
     pub key: Option<PathBuf>,
+    #[command(flatten)]
+    keyless: KeylessArgs,
+    #[command(flatten)]
+    format: FormatArgs,
 }
 
 impl SigningArgs {
-    /// The signing key, read (and its password asked for) before any slow work starts.
-    pub fn signer(&self) -> anyhow::Result<PrivateKey> {
-        let Some(key_path) = &self.key else {
-            bail!("--key FILE is required to sign the attestation");
-        };
-        read_private_key(key_path)
+    /// The signing identity: the key read (and its password asked for), or a Fulcio certificate
+    /// obtained for the identity token — before any slow work starts.
+    pub(crate) fn signer(&self) -> anyhow::Result<SigningIdentity> {
+        SigningIdentity::load(self.key.as_deref(), &self.keyless)
+    }
+
+    /// Whether any way of signing was given.
+    fn given(&self) -> bool {
+        self.key.is_some() || self.keyless.given()
+    }
+
+    /// Legacy `.att` layer or Sigstore bundle referrer.
+    pub(crate) fn format(&self) -> SignatureFormat {
+        self.format.format()
     }
 }
 
@@ -80,18 +93,19 @@ pub fn run(args: AttestArgs) -> anyhow::Result<u8> {
         };
         predicate = sealwatch_sign::vuln_predicate(predicate, &scanner, &created, &created);
     }
-    let key = args.signing.signer()?;
+    let identity = args.signing.signer()?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let digest = resolve_and_warn(&client, &reference)?;
     let pinned = reference.with_digest(digest);
     attest_pinned(
-        &key,
+        &identity,
         &client,
         &pinned,
         AttestOptions {
             predicate_type,
             predicate,
+            format: args.signing.format(),
         },
     )
     .with_context(|| format!("attesting {}", args.image))
@@ -106,12 +120,13 @@ pub(crate) fn predicate_type_uri(name: &str, flag: &str) -> anyhow::Result<Strin
 /// Sign `attestation` about the image `pinned` (a digest reference) and push it; reports where
 /// it went on standard error. Returns exit code 0.
 pub(crate) fn attest_pinned(
-    key: &PrivateKey,
+    identity: &SigningIdentity,
     client: &RegistryClient,
     pinned: &Reference,
     attestation: AttestOptions,
 ) -> anyhow::Result<u8> {
-    let signed = sealwatch_sign::attest_image(client, pinned, key, &attestation)?;
+    let signed =
+        sealwatch_sign::attest_image_with(client, pinned, identity.signer(), &attestation)?;
     eprintln!(
         "Pushing attestation to: {} ({} attestation{} now)",
         signed.location,
@@ -134,7 +149,8 @@ pub struct AttestFlags {
 
 /// Where `--attest` will put the attestation, settled before the image is read.
 pub(crate) struct AttestTarget {
-    key: PrivateKey,
+    identity: SigningIdentity,
+    format: SignatureFormat,
     client: RegistryClient,
     pinned: Reference,
 }
@@ -145,8 +161,8 @@ impl AttestFlags {
     /// manifest even if the tag moves meanwhile. `None` without `--attest`.
     pub(crate) fn prepare(&self, image: &mut ImageArgs) -> anyhow::Result<Option<AttestTarget>> {
         if !self.attest {
-            if self.signing.key.is_some() {
-                bail!("--key signs an attestation: add --attest");
+            if self.signing.given() {
+                bail!("--key / --identity-token sign an attestation: add --attest");
             }
             return Ok(None);
         }
@@ -157,14 +173,15 @@ impl AttestFlags {
                  attestation to; {spec} is a local source: push it and name the registry image"
             );
         };
-        let key = self.signing.signer()?;
+        let identity = self.signing.signer()?;
         let client = image.registry.client()?;
         let digest = resolve_and_warn(&client, &reference)
             .with_context(|| format!("resolving {reference} to a digest"))?;
         let pinned = reference.with_digest(digest);
         image.image = Some(pinned.to_string());
         Ok(Some(AttestTarget {
-            key,
+            identity,
+            format: self.signing.format(),
             client,
             pinned,
         }))
@@ -177,9 +194,14 @@ impl AttestTarget {
         &self.pinned
     }
 
+    /// Where and how the attestation will be stored.
+    pub(crate) fn format(&self) -> SignatureFormat {
+        self.format
+    }
+
     /// Sign and push the attestation.
     pub(crate) fn attest(&self, attestation: AttestOptions) -> anyhow::Result<()> {
-        attest_pinned(&self.key, &self.client, &self.pinned, attestation)
+        attest_pinned(&self.identity, &self.client, &self.pinned, attestation)
             .with_context(|| format!("attesting {}", self.pinned))?;
         Ok(())
     }

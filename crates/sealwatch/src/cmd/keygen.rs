@@ -131,7 +131,12 @@ fn read_password() -> anyhow::Result<Zeroizing<String>> {
 /// Write `bytes` to a temporary file beside `path`, then move it into place, so `path` is either
 /// absent or complete. Without `replace`, an existing `path` is never overwritten, even one
 /// created since the first check.
-fn write_atomically(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> anyhow::Result<()> {
+pub(crate) fn write_atomically(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    replace: bool,
+) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),

@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use anyhow::bail;
 use clap::{Args, Subcommand, ValueEnum};
+use sealwatch_admission::evaluate_offline;
 use sealwatch_admission::files::{
     load_policy_path, load_resources, load_values_file, namespace_labels_from_resources,
 };
 use sealwatch_admission::namespaces::{label_need, LabelNeed};
-use sealwatch_admission::{evaluate_offline, RegistryVerifier};
 use sealwatch_policy::{PolicySet, RuleStatus};
 use serde_json::{json, Value};
 
@@ -100,7 +100,7 @@ fn apply(args: ApplyArgs) -> anyhow::Result<u8> {
     if let Some(values) = &args.values_file {
         namespaces.extend(load_values_file(values)?);
     }
-    let verifier = RegistryVerifier::new(args.registry.client()?);
+    let verifier = args.registry.verifier()?;
     let timeout = Duration::from_secs(args.timeout.max(1));
     let mut counts = [0usize; 5];
     let mut denied = 0;

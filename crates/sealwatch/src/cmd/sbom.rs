@@ -137,6 +137,7 @@ pub fn run(mut args: SbomArgs) -> anyhow::Result<u8> {
                 target.attest(AttestOptions {
                     predicate_type: predicate_type_uri(name, "--format")?,
                     predicate: serde_json::to_value(&doc).context("serialising the SBOM")?,
+                    format: target.format(),
                 })?;
             }
             serde_json::to_writer_pretty(&mut rendered, &doc)?;

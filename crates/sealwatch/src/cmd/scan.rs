@@ -276,6 +276,7 @@ pub fn run(mut args: ScanArgs) -> anyhow::Result<u8> {
         target.attest(AttestOptions {
             predicate_type,
             predicate,
+            format: target.format(),
         })?;
     }
 

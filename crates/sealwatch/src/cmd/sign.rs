@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use sealwatch_sign::{PrivateKey, PublicKey, Reference, RegistryClient, SignError, SignOptions};
+use sealwatch_sign::{
+    IdentityToken, KeylessConfig, KeylessSigner, PrivateKey, PublicKey, Reference, RegistryClient,
+    SignError, SignOptions, SignatureFormat,
+};
 use zeroize::Zeroizing;
 
 use crate::image::RegistryArgs;
@@ -20,12 +23,17 @@ const PASSWORD_VARS: [&str; 2] = ["COSIGN_PASSWORD", "SEALWATCH_PASSWORD"];
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// The private key: cosign's encrypted PEM (password from COSIGN_PASSWORD or SEALWATCH_PASSWORD,
-    /// or asked on a terminal) or an unencrypted PKCS#8 PEM.
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    /// or asked on a terminal) or an unencrypted PKCS#8 PEM. Without it, sign keylessly (see
+    /// --identity-token).
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["identity_token", "identity_token_file"])]
+    key: Option<PathBuf>,
     /// Annotation `key=value` to put in the signed payload's `optional` object (repeatable).
     #[arg(short = 'a', long = "annotations", value_name = "KEY=VALUE")]
     annotations: Vec<String>,
+    #[command(flatten)]
+    keyless: KeylessArgs,
+    #[command(flatten)]
+    format: FormatArgs,
     /// The image: `host/repo:tag` (resolved to its digest now) or `host/repo@sha256:…`.
     #[arg(value_name = "IMAGE")]
     image: String,
@@ -44,12 +52,16 @@ pub fn run(args: SignArgs) -> anyhow::Result<u8> {
         }
         annotations.insert(name.to_owned(), value.to_owned());
     }
-    let key = read_private_key(&args.key)?;
+    let signing = SigningIdentity::load(args.key.as_deref(), &args.keyless)?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let digest = resolve_and_warn(&client, &reference)?;
     let pinned = reference.with_digest(digest);
-    let signed = sealwatch_sign::sign_image(&client, &pinned, &key, &SignOptions { annotations })
+    let options = SignOptions {
+        annotations,
+        format: args.format.format(),
+    };
+    let signed = sealwatch_sign::sign_image_with(&client, &pinned, signing.signer(), &options)
         .with_context(|| format!("signing {}", args.image))?;
     eprintln!(
         "Pushing signature to: {} ({} signature{} now)",
@@ -58,6 +70,122 @@ pub fn run(args: SignArgs) -> anyhow::Result<u8> {
         if signed.layer_count == 1 { "" } else { "s" }
     );
     Ok(0)
+}
+
+/// Keyless signing: an OIDC token for Fulcio, and where Fulcio and Rekor are.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct KeylessArgs {
+    /// Sign keylessly with this OIDC identity token (a JWT): an ephemeral key gets a Fulcio
+    /// certificate for the token's identity and the signature is logged in Rekor.
+    #[arg(long, value_name = "TOKEN", conflicts_with_all = ["key", "identity_token_file"])]
+    identity_token: Option<String>,
+    /// Read the identity token from this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    identity_token_file: Option<PathBuf>,
+    /// Fulcio base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://fulcio.sigstore.dev"
+    )]
+    fulcio_url: String,
+    /// Rekor base URL.
+    #[arg(long, value_name = "URL", default_value = "https://rekor.sigstore.dev")]
+    rekor_url: String,
+    /// A Sigstore `signing_config.json` (v0.2): its first `caUrls` and `rekorTlogUrls` entries
+    /// replace --fulcio-url and --rekor-url.
+    #[arg(long, value_name = "FILE")]
+    signing_config: Option<PathBuf>,
+}
+
+/// Storage format of the signature.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct FormatArgs {
+    /// Store a Sigstore bundle v0.3 as an OCI 1.1 referrer of the image (cosign v3's layout;
+    /// the `sha256-<hex>` referrers tag is maintained on registries without the referrers API)
+    /// instead of a layer of the `sha256-<hex>.sig` / `.att` manifest.
+    #[arg(long)]
+    bundle_format: bool,
+}
+
+impl KeylessArgs {
+    /// Whether an identity token was given (keyless signing asked for).
+    pub(crate) fn given(&self) -> bool {
+        self.identity_token.is_some() || self.identity_token_file.is_some()
+    }
+}
+
+impl FormatArgs {
+    pub(crate) fn format(&self) -> SignatureFormat {
+        if self.bundle_format {
+            SignatureFormat::Bundle
+        } else {
+            SignatureFormat::Legacy
+        }
+    }
+}
+
+/// A managed key, or a keyless signer holding a fresh Fulcio certificate.
+pub(crate) enum SigningIdentity {
+    Key(Box<PrivateKey>),
+    Keyless(Box<KeylessSigner>),
+}
+
+impl SigningIdentity {
+    pub(crate) fn load(key: Option<&Path>, keyless: &KeylessArgs) -> anyhow::Result<Self> {
+        if let Some(path) = key {
+            return Ok(SigningIdentity::Key(Box::new(read_private_key(path)?)));
+        }
+        let raw = match (&keyless.identity_token, &keyless.identity_token_file) {
+            (Some(token), _) => token.clone(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("reading the identity token {}", path.display()))?,
+            (None, None) => bail!("give --key, or --identity-token / --identity-token-file"),
+        };
+        let token = IdentityToken::parse(&raw).context("reading the identity token")?;
+        let (mut fulcio_url, mut rekor_url) =
+            (keyless.fulcio_url.clone(), keyless.rekor_url.clone());
+        if let Some(path) = &keyless.signing_config {
+            (fulcio_url, rekor_url) = read_signing_config(path)?;
+        }
+        let config = KeylessConfig {
+            fulcio_url,
+            rekor_url,
+            token,
+            timeout: std::time::Duration::from_secs(30),
+        };
+        let signer = KeylessSigner::obtain(&config).context("obtaining a signing certificate")?;
+        eprintln!(
+            "Signing as {} with a Fulcio certificate from {}",
+            config.token.subject(),
+            config.fulcio_url
+        );
+        Ok(SigningIdentity::Keyless(Box::new(signer)))
+    }
+
+    pub(crate) fn signer(&self) -> sealwatch_sign::Signer<'_> {
+        match self {
+            SigningIdentity::Key(key) => sealwatch_sign::Signer::Key(key),
+            SigningIdentity::Keyless(keyless) => sealwatch_sign::Signer::Keyless(keyless),
+        }
+    }
+}
+
+/// The Fulcio and Rekor URLs of a `signing_config.json`.
+fn read_signing_config(path: &Path) -> anyhow::Result<(String, String)> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let first_url = |field: &str| -> anyhow::Result<String> {
+        doc.get(field)
+            .and_then(|v| v.as_array())
+            .and_then(|entries| entries.first())
+            .and_then(|entry| entry.get("url"))
+            .and_then(|url| url.as_str())
+            .map(str::to_owned)
+            .with_context(|| format!("{}: no `{field}[0].url`", path.display()))
+    };
+    Ok((first_url("caUrls")?, first_url("rekorTlogUrls")?))
 }
 
 /// Parse the IMAGE argument as a registry reference.

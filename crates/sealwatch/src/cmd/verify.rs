@@ -4,20 +4,100 @@
 
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
-use sealwatch_sign::VerifyOptions;
+use sealwatch_sign::{KeylessPolicy, Matcher, SignedBy, TrustedRoot, VerifyOptions};
 
 use super::sign::{not_verified, parse_image, read_public_keys};
 use crate::image::RegistryArgs;
+
+/// Keyless verification: which certificate identity must have signed, and the trust root.
+#[derive(Debug, Args)]
+pub(crate) struct KeylessVerifyArgs {
+    /// Certificate identity (SAN: email, URI, …) that must have signed, exactly.
+    #[arg(long, value_name = "ID")]
+    certificate_identity: Option<String>,
+    /// Certificate identity as a regular expression (unanchored, like cosign).
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_identity")]
+    certificate_identity_regexp: Option<String>,
+    /// OIDC issuer of the certificate, exactly.
+    #[arg(long, value_name = "URL")]
+    certificate_oidc_issuer: Option<String>,
+    /// OIDC issuer as a regular expression (unanchored, like cosign).
+    #[arg(long, value_name = "REGEX", conflicts_with = "certificate_oidc_issuer")]
+    certificate_oidc_issuer_regexp: Option<String>,
+    /// `trusted_root.json` (Fulcio CAs, CT logs, Rekor keys) instead of the embedded Sigstore
+    /// production root.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    /// Accepted for cosign compatibility: verification never contacts Rekor or a TUF repository
+    /// (the registry is the only network peer), so it is always offline.
+    #[arg(long)]
+    offline: bool,
+}
+
+impl KeylessVerifyArgs {
+    /// The keyless policy, when an identity or issuer was given (both are then required).
+    pub(crate) fn policy(&self) -> anyhow::Result<Option<KeylessPolicy>> {
+        let identity = match (
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+        ) {
+            (Some(exact), _) => Some(Matcher::Exact(exact.clone())),
+            (None, Some(pattern)) => Some(Matcher::regex("identity", pattern)?),
+            (None, None) => None,
+        };
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(exact), _) => Some(Matcher::Exact(exact.clone())),
+            (None, Some(pattern)) => Some(Matcher::regex("issuer", pattern)?),
+            (None, None) => None,
+        };
+        let (identity, issuer) = match (identity, issuer) {
+            (None, None) => {
+                if self.trusted_root.is_some() {
+                    bail!("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
+                }
+                return Ok(None);
+            }
+            (Some(identity), Some(issuer)) => (identity, issuer),
+            (Some(_), None) => bail!(
+                "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required with a certificate identity"
+            ),
+            (None, Some(_)) => bail!(
+                "--certificate-identity or --certificate-identity-regexp is required with a certificate issuer"
+            ),
+        };
+        let trusted_root = match &self.trusted_root {
+            Some(path) => {
+                let json = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                TrustedRoot::from_json(&json)
+                    .with_context(|| format!("loading {}", path.display()))?
+            }
+            None => TrustedRoot::production()
+                .context("loading the embedded Sigstore production root")?,
+        };
+        Ok(Some(KeylessPolicy {
+            identity,
+            issuer,
+            trusted_root: Arc::new(trusted_root),
+        }))
+    }
+}
 
 /// Verify an image's signatures (cosign-compatible).
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Public key PEM to verify with (repeatable: any of them may have signed).
-    #[arg(long, value_name = "FILE", required = true)]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"])]
     key: Vec<PathBuf>,
+    #[command(flatten)]
+    keyless: KeylessVerifyArgs,
     /// Don't check that the signed docker-reference names the image's repository (the digest is
     /// always checked).
     #[arg(long)]
@@ -33,8 +113,10 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct VerifyAttestationArgs {
     /// Public key PEM to verify with (repeatable).
-    #[arg(long, value_name = "FILE", required = true)]
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["certificate_identity", "certificate_identity_regexp"])]
     key: Vec<PathBuf>,
+    #[command(flatten)]
+    keyless: KeylessVerifyArgs,
     /// Only attestations of this predicate type count: vuln, cyclonedx, spdxjson,
     /// slsaprovenance, custom, … or a URI. Default: any type.
     #[arg(long = "type", value_name = "TYPE")]
@@ -48,10 +130,12 @@ pub struct VerifyAttestationArgs {
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     let keys = read_public_keys(&args.key)?;
+    let keyless = args.keyless.policy()?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let options = VerifyOptions {
         keys,
+        keyless,
         check_reference: !args.skip_reference_check,
     };
     let verified = match sealwatch_sign::verify_image(&client, &reference, &options) {
@@ -60,9 +144,10 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<u8> {
     };
     eprintln!(
         "\nVerification for {}@{} --\nThe following checks were performed on each of these signatures:\n  \
-         - The cosign claims were validated\n  - The signatures were verified against the specified public key",
+         - The cosign claims were validated\n  - {}",
         reference.name(),
-        verified.digest
+        verified.digest,
+        checks_line(verified.signatures.iter().map(|s| &s.signer))
     );
     let mut out = std::io::stdout().lock();
     for signature in &verified.signatures {
@@ -82,10 +167,12 @@ pub fn run_attestation(args: VerifyAttestationArgs) -> anyhow::Result<u8> {
         },
     };
     let keys = read_public_keys(&args.key)?;
+    let keyless = args.keyless.policy()?;
     let reference = parse_image(&args.image)?;
     let client = args.registry.client()?;
     let options = VerifyOptions {
         keys,
+        keyless,
         check_reference: false,
     };
     let verified = match sealwatch_sign::verify_attestations(
@@ -99,9 +186,10 @@ pub fn run_attestation(args: VerifyAttestationArgs) -> anyhow::Result<u8> {
     };
     eprintln!(
         "\nVerification for {}@{} --\nThe following checks were performed on each of these attestations:\n  \
-         - The statement subject matches the image digest\n  - The signatures were verified against the specified public key",
+         - The statement subject matches the image digest\n  - {}",
         reference.name(),
-        verified.digest
+        verified.digest,
+        checks_line(verified.attestations.iter().map(|a| &a.signer))
     );
     let mut out = std::io::stdout().lock();
     for attestation in &verified.attestations {
@@ -111,4 +199,35 @@ pub fn run_attestation(args: VerifyAttestationArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(0)
+}
+
+/// The "what was checked" line, after cosign's wording, with the certificate identities that
+/// verified.
+fn checks_line<'a>(signers: impl Iterator<Item = &'a SignedBy>) -> String {
+    let mut keyed = false;
+    let mut identities = Vec::new();
+    for signer in signers {
+        match signer {
+            SignedBy::Key { .. } => keyed = true,
+            SignedBy::Certificate { identity, issuer } => {
+                let line = format!("{identity} (issuer {issuer})");
+                if !identities.contains(&line) {
+                    identities.push(line);
+                }
+            }
+        }
+    }
+    let mut lines = Vec::new();
+    if keyed {
+        lines.push("The signatures were verified against the specified public key".to_owned());
+    }
+    if !identities.is_empty() {
+        lines.push(format!(
+            "The code-signing certificate was verified using trusted certificate authority \
+             certificates, the transparency-log entry was verified offline, and the certificate \
+             identity matched: {}",
+            identities.join(", ")
+        ));
+    }
+    lines.join("\n  - ")
 }

@@ -44,6 +44,18 @@ pub struct WatchArgs {
     /// Live event source: ebpf, cn_proc (exec/fork/exit only) or auto (eBPF, else cn_proc).
     #[arg(long, default_value = "auto", value_parser = ["ebpf", "cn_proc", "auto"], requires = "live")]
     source: String,
+    /// CRI runtime socket asked for container image, name and Kubernetes pod (default: the
+    /// first of /run/containerd/containerd.sock and /var/run/crio/crio.sock that exists).
+    #[arg(
+        long,
+        value_name = "PATH",
+        requires = "live",
+        conflicts_with = "no_cri"
+    )]
+    cri_socket: Option<PathBuf>,
+    /// Do not ask a CRI runtime for container metadata (container ids only).
+    #[arg(long, requires = "live")]
+    no_cri: bool,
     /// Stop live watching after this many seconds (default: until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS", requires = "live")]
     duration: Option<u64>,
@@ -89,6 +101,8 @@ pub struct WatchArgs {
     /// Alerts allowed at once above --rate.
     #[arg(long, default_value_t = 1000)]
     max_burst: u32,
+    #[command(flatten)]
+    provenance: super::provenance::ProvenanceArgs,
 }
 
 fn machine_hostname() -> String {
@@ -148,11 +162,20 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         max_burst: args.max_burst,
     };
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
+    let provenance = args.provenance.cache()?;
     if args.live {
         let options = super::watch_live::LiveOptions {
             source: args.source.parse().map_err(anyhow::Error::msg)?,
             duration: args.duration.map(std::time::Duration::from_secs),
             hostname,
+            cri_socket: if args.no_cri {
+                None
+            } else {
+                args.cri_socket
+                    .clone()
+                    .or_else(sealwatch_ebpf::cri::find_default_socket)
+            },
+            provenance,
         };
         return super::watch_live::run_live(ruleset, sinks, &config, options);
     }
@@ -178,7 +201,11 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         while let Some(event) = reader.next_event()? {
             events += 1;
             ruleset.matching(&event, |rule| {
-                dispatcher.submit(ruleset.alert(rule, &event, &hostname))
+                let alert = ruleset.alert(rule, &event, &hostname);
+                dispatcher.submit(match &provenance {
+                    Some(cache) => cache.enrich(alert, &event),
+                    None => alert,
+                })
             });
         }
         Ok(())

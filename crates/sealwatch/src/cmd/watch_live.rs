@@ -12,6 +12,7 @@ use sealwatch_ebpf::source::{error_chain, ActiveSource};
 use sealwatch_ebpf::{LiveConfig, LiveSource, SourceKind};
 use sealwatch_rules::loader::Ruleset;
 use sealwatch_runtime::outputs::{self, Dispatcher, Sink};
+use sealwatch_runtime::provenance::ProvenanceCache;
 
 /// How to run the live source.
 #[derive(Debug, Clone)]
@@ -20,6 +21,10 @@ pub struct LiveOptions {
     /// Stop after this long (tests, demos); run until a signal otherwise.
     pub duration: Option<Duration>,
     pub hostname: String,
+    /// CRI socket for container metadata; None: container ids only.
+    pub cri_socket: Option<std::path::PathBuf>,
+    /// Adds image provenance to alerts from containers (`--provenance`).
+    pub provenance: Option<Arc<ProvenanceCache>>,
 }
 
 /// How often the loop wakes to check for signals and the end of `--duration`.
@@ -39,6 +44,7 @@ pub fn run_live(
     let live_config = LiveConfig {
         kind: options.source,
         hostname: options.hostname.clone(),
+        cri_socket: options.cri_socket.clone(),
         ..LiveConfig::default()
     };
     let mut source = LiveSource::start(&live_config)
@@ -46,6 +52,19 @@ pub fn run_live(
         .context("starting the live event source")?;
     let active = source.active().clone();
     eprintln!("sealwatch watch: live source {}", active.describe());
+    match source.cri_socket() {
+        Some(socket) if !socket.exists() => eprintln!(
+            "warning: CRI runtime socket {} does not exist (yet): container metadata stays <NA> until it answers",
+            socket.display()
+        ),
+        Some(socket) => eprintln!(
+            "sealwatch watch: container metadata from the CRI runtime at {} (a container's first events carry its id only)",
+            socket.display()
+        ),
+        None => eprintln!(
+            "sealwatch watch: no CRI runtime socket: container image, name and pod fields are <NA>"
+        ),
+    }
     if let ActiveSource::CnProc { .. } = active {
         eprintln!("warning: reduced coverage: no file or network events; short-lived processes may be missed");
     }
@@ -63,7 +82,11 @@ pub fn run_live(
                 .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
             if let Some(event) = event {
                 ruleset.matching(&event, |rule| {
-                    dispatcher.submit(ruleset.alert(rule, &event, &options.hostname))
+                    let alert = ruleset.alert(rule, &event, &options.hostname);
+                    dispatcher.submit(match &options.provenance {
+                        Some(cache) => cache.enrich(alert, &event),
+                        None => alert,
+                    })
                 });
             }
             let stats = source.stats();
@@ -82,7 +105,7 @@ pub fn run_live(
     let src = source.stats();
     result?;
     eprintln!(
-        "sealwatch watch: {} kernel record(s), {} event(s), {} dropped in kernel, {} netlink overrun(s), {} undecodable, {} process(es) tracked ({} not tracked: table full, {} exec(s) gone before /proc could be read); {} alert(s), {} delivered, {} dropped",
+        "sealwatch watch: {} kernel record(s), {} event(s), {} dropped in kernel, {} netlink overrun(s), {} undecodable, {} process(es) tracked ({} not tracked: table full, {} exec(s) gone before /proc could be read); {} container lookup(s), {} answered, {} failed, {} refused; {} alert(s), {} delivered, {} dropped",
         src.records,
         src.events,
         src.kernel_drops,
@@ -91,12 +114,19 @@ pub fn run_live(
         src.table.entries,
         src.table.table_full,
         src.table.proc_read_misses,
+        src.cri_lookups,
+        src.cri_answers,
+        src.cri_failures,
+        src.cri_refused,
         stats.submitted,
         stats.delivered,
         stats.dropped(),
     );
     for e in &stats.errors {
         eprintln!("alert output error: {e}");
+    }
+    if let Some(e) = source.last_cri_error() {
+        eprintln!("last container metadata lookup error: {e}");
     }
     Ok(if stats.submitted > 0 { 1 } else { 0 })
 }
