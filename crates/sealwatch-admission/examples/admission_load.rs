@@ -144,12 +144,26 @@ fn main() {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(options.connections));
     let mut late_starts = 0u64;
     let mut max_start_lag = Duration::ZERO;
-    let started = runtime.block_on(async {
-        let start = tokio::time::Instant::now() + Duration::from_millis(50);
-        let mut tasks = tokio::task::JoinSet::new();
+    // tokio's timer ticks in whole milliseconds, which at 2,000/s would send requests in pairs
+    // up to 1 ms late and count that lag as server latency. A plain thread sleeping with
+    // nanosleep (tens of microseconds late) releases each request at its due time instead.
+    let start = std::time::Instant::now() + Duration::from_millis(50);
+    let (due_sender, mut due_receiver) =
+        tokio::sync::mpsc::unbounded_channel::<(u64, std::time::Instant)>();
+    let pacer = std::thread::spawn(move || {
         for i in 0..total {
             let due = start + interval.mul_f64(i as f64);
-            tokio::time::sleep_until(due).await;
+            if let Some(wait) = due.checked_duration_since(std::time::Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if due_sender.send((i, due)).is_err() {
+                return;
+            }
+        }
+    });
+    let started = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        while let Some((i, due)) = due_receiver.recv().await {
             let lag = due.elapsed();
             max_start_lag = max_start_lag.max(lag);
             if lag > Duration::from_millis(1) {
@@ -215,6 +229,7 @@ fn main() {
         while tasks.join_next().await.is_some() {}
         start
     });
+    let _ = pacer.join();
     let elapsed = started.elapsed().as_secs_f64();
     let mut tally = tally.lock().unwrap_or_else(|e| e.into_inner());
     tally.latencies_us.sort_unstable();

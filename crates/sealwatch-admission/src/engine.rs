@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use sealwatch_policy::model::FailurePolicy;
+use sealwatch_policy::model::{FailurePolicy, Operation};
 use sealwatch_policy::{
     decide, plan, AdmissionRequestView, Decision, PolicySet, VerificationKey, VerificationOutcome,
 };
@@ -28,6 +28,13 @@ use crate::verify::{
 pub struct ActivePolicies {
     pub set: PolicySet,
     pub version: u64,
+}
+
+/// Namespace labels a review needed but could not get.
+struct NamespaceProblem {
+    message: String,
+    /// A policy that needs the labels has `failurePolicy: Fail`.
+    blocks: bool,
 }
 
 /// Everything a review needs; shared by all connections.
@@ -69,16 +76,19 @@ impl Admission {
         self
     }
 
-    /// Fills in `view.namespace_labels` when a policy needs them. On failure, returns the
-    /// error and whether it blocks: it does when a policy that needs the labels has
-    /// `failurePolicy: Fail` (the same rule as for a verification error); otherwise the
-    /// labels stay unknown (no selector matches) and the error becomes a warning.
+    /// Fills in `view.namespace_labels` when a policy needs them. On failure, the problem
+    /// blocks when a policy that needs the labels has `failurePolicy: Fail` (the same rule as
+    /// for a verification error); otherwise the labels stay unknown (no selector matches) and
+    /// the problem becomes a warning. DELETE requests verify nothing, so they need no labels.
     async fn resolve_namespace_labels(
         &self,
         set: &PolicySet,
         view: &mut AdmissionRequestView<'_>,
         deadline: Instant,
-    ) -> Option<(String, bool)> {
+    ) -> Option<NamespaceProblem> {
+        if view.operation == Operation::Delete {
+            return None;
+        }
         let namespace = match label_need(set, &view.kind, &view.namespace) {
             LabelNeed::None => return None,
             LabelNeed::Empty => {
@@ -123,7 +133,10 @@ impl Admission {
                 blocking.join(", ")
             )
         };
-        Some((message, !blocking.is_empty()))
+        Some(NamespaceProblem {
+            blocks: !blocking.is_empty(),
+            message,
+        })
     }
 
     /// The policies in force.
@@ -189,10 +202,10 @@ impl Admission {
         let namespace_problem = self
             .resolve_namespace_labels(&policies.set, &mut view, deadline)
             .await;
-        if let Some((message, true)) = &namespace_problem {
+        if let Some(problem) = namespace_problem.as_ref().filter(|p| p.blocks) {
             self.metrics.decision(phase, false, started.elapsed());
             return ReviewOutcome {
-                response: deny_response(&review.uid, 500, message, &[]),
+                response: deny_response(&review.uid, 500, &problem.message, &[]),
                 decision: None,
                 verifications: 0,
                 cache_hits: 0,
@@ -250,8 +263,8 @@ impl Admission {
             }
         }
         let mut decision = decide(&policies.set, &view, &outcomes);
-        if let Some((message, _)) = namespace_problem {
-            decision.warnings.push(message);
+        if let Some(problem) = namespace_problem {
+            decision.warnings.push(problem.message);
         }
         let response = decision_response(&review.uid, phase, &decision);
         self.metrics

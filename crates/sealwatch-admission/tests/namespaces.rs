@@ -1,172 +1,24 @@
-//! `namespaceSelector` in the webhook: namespace labels come from the Kubernetes API.
-//!
-//! There is no kube-apiserver on the test machine, so `StandInApiServer` below is a stand-in
-//! for it: an HTTPS server on loopback (its own CA-less self-signed certificate, which the
-//! client must trust through the CA file, as in a Pod) answering
-//! `GET /api/v1/namespaces/NAME` with the Namespace JSON the real API server returns, and
-//! refusing requests without the expected bearer token with 401, as the real one does.
+//! `namespaceSelector` in the webhook: namespace labels come from the Kubernetes API, here a
+//! loopback stand-in for it (`sealwatch_test::kube_api`: real Namespace JSON, bearer-token
+//! check, its own certificate trusted through the CA file as in a Pod).
 
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http_body_util::Full;
-use hyper::body::Bytes;
-use hyper::{Response, StatusCode};
-use hyper_util::rt::TokioIo;
-use sealwatch_admission::namespaces::{
-    KubeApiConfig, KubeApiNamespaces, NamespaceLabels, NAME_LABEL,
-};
+use sealwatch_admission::namespaces::{KubeApiConfig, KubeApiNamespaces, NamespaceLabels};
 use sealwatch_admission::{decode_review, Admission, CacheConfig, ImageVerifier, Phase};
 use sealwatch_policy::{
     load_policies, AttestorSetResult, PolicySet, VerificationOutcome, VerificationRequest,
     VerifiedImage,
 };
+use sealwatch_test::kube_api::StandInApiServer;
 use serde_json::{json, Value};
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 const TOKEN: &str = "stand-in-service-account-token";
 
-/// The stand-in API server (see the module comment).
-struct StandInApiServer {
-    address: std::net::SocketAddr,
-    cert_pem: String,
-    requests: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl StandInApiServer {
-    async fn start(namespaces: &[(&str, &[(&str, &str)])]) -> StandInApiServer {
-        let namespaces: Arc<HashMap<String, Value>> = Arc::new(
-            namespaces
-                .iter()
-                .map(|(name, labels)| {
-                    let mut labels: serde_json::Map<String, Value> = labels
-                        .iter()
-                        .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
-                        .collect();
-                    labels.insert(NAME_LABEL.into(), Value::String((*name).to_owned()));
-                    // The shape of a real `kubectl get ns NAME -o json`.
-                    let object = json!({
-                        "kind": "Namespace",
-                        "apiVersion": "v1",
-                        "metadata": {
-                            "name": name,
-                            "uid": "0b7c5e7e-5f6c-4a43-9d0e-6f1f0f3e6c11",
-                            "resourceVersion": "512",
-                            "creationTimestamp": "2026-11-27T10:00:00Z",
-                            "labels": labels,
-                            "managedFields": [{"manager": "kubectl-create", "operation": "Update", "apiVersion": "v1"}],
-                        },
-                        "spec": {"finalizers": ["kubernetes"]},
-                        "status": {"phase": "Active"},
-                    });
-                    ((*name).to_owned(), object)
-                })
-                .collect(),
-        );
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-            .unwrap_or_else(|e| panic!("certificate: {e}"));
-        let cert_pem = certified.cert.pem();
-        let key_pem = certified.signing_key.serialize_pem();
-        let certs = vec![CertificateDer::from_pem_slice(cert_pem.as_bytes())
-            .unwrap_or_else(|e| panic!("cert: {e}"))];
-        let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-            .unwrap_or_else(|e| panic!("key: {e}"));
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|e| panic!("tls: {e}"))
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap_or_else(|e| panic!("tls: {e}"));
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("bind: {e}"));
-        let address = listener
-            .local_addr()
-            .unwrap_or_else(|e| panic!("address: {e}"));
-        let requests = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&requests);
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let acceptor = acceptor.clone();
-                let namespaces = Arc::clone(&namespaces);
-                let counter = Arc::clone(&counter);
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(stream).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(
-                        move |request: hyper::Request<hyper::body::Incoming>| {
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            let authorized = request
-                                .headers()
-                                .get("authorization")
-                                .and_then(|v| v.to_str().ok())
-                                == Some(&format!("Bearer {TOKEN}"));
-                            let name = request
-                                .uri()
-                                .path()
-                                .strip_prefix("/api/v1/namespaces/")
-                                .map(str::to_owned);
-                            let (status, body) = match (authorized, name) {
-                                (false, _) => (
-                                    StatusCode::UNAUTHORIZED,
-                                    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401}),
-                                ),
-                                (true, Some(name)) => match namespaces.get(&name) {
-                                    Some(object) => (StatusCode::OK, object.clone()),
-                                    None => (
-                                        StatusCode::NOT_FOUND,
-                                        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": format!("namespaces \"{name}\" not found"), "reason": "NotFound", "code": 404}),
-                                    ),
-                                },
-                                (true, None) => (
-                                    StatusCode::NOT_FOUND,
-                                    json!({"kind": "Status", "code": 404}),
-                                ),
-                            };
-                            let mut response =
-                                Response::new(Full::new(Bytes::from(body.to_string())));
-                            *response.status_mut() = status;
-                            async move { Ok::<_, Infallible>(response) }
-                        },
-                    );
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        });
-        StandInApiServer {
-            address,
-            cert_pem,
-            requests,
-            task,
-        }
-    }
-
-    fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for StandInApiServer {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+fn stand_in(namespaces: &[(&str, &[(&str, &str)])]) -> StandInApiServer {
+    StandInApiServer::start(namespaces, TOKEN).unwrap_or_else(|e| panic!("stand-in API: {e}"))
 }
 
 /// No image in these tests is signed: a rule that applies denies (Enforce).
@@ -225,6 +77,15 @@ spec:
 }
 
 fn review(uid: &str, kind: &str, namespace: &str) -> sealwatch_admission::ReviewRequest {
+    review_of("CREATE", uid, kind, namespace)
+}
+
+fn review_of(
+    operation: &str,
+    uid: &str,
+    kind: &str,
+    namespace: &str,
+) -> sealwatch_admission::ReviewRequest {
     let object = match kind {
         "Pod" => json!({
             "apiVersion": "v1", "kind": "Pod",
@@ -237,6 +98,12 @@ fn review(uid: &str, kind: &str, namespace: &str) -> sealwatch_admission::Review
             "data": {"image": "ghcr.io/your-org/app:v1"},
         }),
     };
+    // DELETE carries the object as `oldObject` only.
+    let (object, old_object) = if operation == "DELETE" {
+        (Value::Null, object)
+    } else {
+        (object, Value::Null)
+    };
     let body = json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -245,10 +112,11 @@ fn review(uid: &str, kind: &str, namespace: &str) -> sealwatch_admission::Review
             "kind": {"group": "", "version": "v1", "kind": kind},
             "resource": {"group": "", "version": "v1", "resource": "pods"},
             "namespace": namespace,
-            "name": object["metadata"]["name"],
-            "operation": "CREATE",
+            "name": old_object["metadata"]["name"].as_str().or(object["metadata"]["name"].as_str()),
+            "operation": operation,
             "userInfo": {"username": "alice"},
             "object": object,
+            "oldObject": old_object,
         },
     });
     decode_review(body.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
@@ -264,9 +132,9 @@ fn admission(
     let token_file = dir.join("token");
     let ca_file = dir.join("ca.crt");
     std::fs::write(&token_file, format!("{token}\n")).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(&ca_file, &api.cert_pem).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&ca_file, api.ca_pem()).unwrap_or_else(|e| panic!("{e}"));
     let lookup = KubeApiNamespaces::new(KubeApiConfig {
-        server: format!("https://127.0.0.1:{}", api.address.port()),
+        server: api.url(),
         token_file,
         ca_file,
         timeout: Duration::from_secs(5),
@@ -284,8 +152,7 @@ const BUDGET: Duration = Duration::from_secs(5);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_selector_uses_labels_from_the_api_server() {
-    let api =
-        StandInApiServer::start(&[("prod", &[("env", "prod")]), ("dev", &[("env", "dev")])]).await;
+    let api = stand_in(&[("prod", &[("env", "prod")]), ("dev", &[("env", "dev")])]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let admission = admission(&api, "Fail", TOKEN, dir.path(), Duration::from_secs(60));
 
@@ -329,7 +196,7 @@ async fn namespace_selector_uses_labels_from_the_api_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_labels_are_looked_up_again() {
-    let api = StandInApiServer::start(&[("prod", &[("env", "prod")])]).await;
+    let api = stand_in(&[("prod", &[("env", "prod")])]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let admission = admission(&api, "Fail", TOKEN, dir.path(), Duration::ZERO);
     for round in 1..=3 {
@@ -343,7 +210,7 @@ async fn expired_labels_are_looked_up_again() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_lookup_follows_the_failure_policy() {
-    let api = StandInApiServer::start(&[("prod", &[("env", "prod")])]).await;
+    let api = stand_in(&[("prod", &[("env", "prod")])]);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
 
     // A token the API server refuses: under failurePolicy Fail the request is denied with 500
@@ -371,6 +238,20 @@ async fn a_failed_lookup_follows_the_failure_policy() {
         );
     }
     // Failures are not cached: every request asks again.
+    assert_eq!(api.requests(), 2);
+    // DELETE verifies nothing, so it needs no labels and is not denied for the lookup.
+    let outcome = refused
+        .review(
+            Phase::Mutate,
+            &review_of("DELETE", "u0", "Pod", "prod"),
+            BUDGET,
+        )
+        .await;
+    assert_eq!(
+        outcome.response["response"]["allowed"], true,
+        "{}",
+        outcome.response
+    );
     assert_eq!(api.requests(), 2);
 
     // Under failurePolicy Ignore the request goes on with unknown labels (the selector does not

@@ -1,9 +1,12 @@
-//! Test support for sealwatch: where the shared fixtures live, and (in `registry`) throwaway local
-//! registries that tests start and stop by PID.
+//! Test support for sealwatch: where the shared fixtures live, throwaway local registries that
+//! tests start and stop by PID (`registry`), a loopback HTTP file server (`http`), the Sigstore
+//! stand-in (`standin`) and a loopback stand-in for the Kubernetes API (`kube_api`).
 
 use std::path::PathBuf;
 
 pub mod http;
+#[cfg(feature = "kube-api")]
+pub mod kube_api;
 #[cfg(feature = "oci")]
 pub mod push;
 pub mod registry;
