@@ -35,7 +35,7 @@ if [ ! -d "$ADVISORIES" ]; then
   echo "       (set SEALWATCH_SAMPLE_ADVISORIES to a folder of OSV records)" >&2
   exit 2
 fi
-for tool in docker-registry skopeo apt-get dpkg-deb jq python3 curl; do
+for tool in docker-registry skopeo apt-get dpkg-deb jq python3 curl openssl; do
   command -v "$tool" >/dev/null || { echo "error: $tool is missing (run scripts/setup.sh)" >&2; exit 2; }
 done
 
@@ -116,6 +116,8 @@ run "$SW" db import --fresh "$ADVISORIES"
 # would hold them.
 run "$SW" keygen --output-key-prefix "$WORK/scanner"
 run "$SW" keygen --output-key-prefix "$WORK/ci"
+# How alerts will name the signer: the SHA-256 of the public key's DER encoding.
+echo "ci key fingerprint sha256:$(openssl pkey -pubin -in "$WORK/ci.pub" -outform DER | sha256sum | cut -d' ' -f1)"
 run "$SW" scan -q --attest --key "$WORK/scanner.key" "$IMAGE:1.0"
 
 # ---------------------------------------------------------------------------------------------------
@@ -189,8 +191,11 @@ jq -c --arg image "$IMAGE:1.0" --arg digest "$DIGEST" \
   examples/events/shell-in-container.jsonl >"$WORK/events.jsonl"
 run "$SW" rules validate examples/rules/shell-in-container.yaml
 set +e
+# --verify-key / --attestation-key: each alert also says whether the image's signature verifies,
+# who signed it (the key's fingerprint) and how many CRITICAL/HIGH CVEs its attested scan lists.
 run_to "$WORK/alerts.jsonl" "$SW" watch --rules examples/rules/shell-in-container.yaml \
-  --replay "$WORK/events.jsonl" --hostname node-1 --output json
+  --replay "$WORK/events.jsonl" --hostname node-1 --output json \
+  --verify-key "$WORK/ci.pub" --attestation-key "$WORK/scanner.pub"
 status=$?
 set -e
 [ "$status" -eq 1 ] || { echo "error: expected alerts (exit 1), got exit $status" >&2; exit 2; }

@@ -202,6 +202,19 @@ fn quickstart_runs_the_whole_chain() {
         .unwrap_or_else(|| panic!("no terminal shell alert: {alerts:?}"));
     assert!(shell.contains(&format!("digest={digest}")), "{shell}");
     assert!(shell.contains("cmdline=sh -i"), "{shell}");
+    // Provenance: signed by the CI key, with the scan's CRITICAL/HIGH counts from its attestation.
+    let fingerprint = word_after(&stdout, "ci key fingerprint ");
+    let critical = word_after(&stdout, "CRITICAL: ");
+    let high = word_after(&stdout, "HIGH: ");
+    for field in [
+        format!("sealwatch.image.digest={digest}"),
+        "sealwatch.signature=verified".to_owned(),
+        format!("sealwatch.signer={fingerprint}"),
+        format!("sealwatch.cves.critical={critical}"),
+        format!("sealwatch.cves.high={high}"),
+    ] {
+        assert!(shell.contains(&field), "no {field} in {shell}");
+    }
     assert!(
         stderr.contains("6 event(s), 2 alert(s), 2 delivered"),
         "{stderr}"

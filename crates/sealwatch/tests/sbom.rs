@@ -571,3 +571,47 @@ fn damaged_package_database_gives_diagnostics_and_strict_fails() {
     assert!(out.stdout.is_empty(), "no half-written output");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--strict"));
 }
+
+/// `-o` naming a pipe (or a device such as /dev/null) writes into it: the atomic rename used for
+/// regular files would replace the node itself with a file.
+#[test]
+fn output_to_a_pipe_writes_into_it_and_keeps_it_a_pipe() {
+    use std::os::unix::fs::FileTypeExt as _;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("etc")).unwrap_or_else(|e| panic!("mkdir: {e}"));
+    std::fs::write(rootfs.join("etc/os-release"), "ID=debian\nVERSION_ID=12\n")
+        .unwrap_or_else(|e| panic!("write: {e}"));
+    let fifo = dir.path().join("report.pipe");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    assert!(made.success(), "mkfifo failed");
+
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read(reader_path));
+    let image = format!("rootfs:{}", rootfs.display());
+    let fifo_arg = fifo
+        .to_str()
+        .unwrap_or_else(|| panic!("non-UTF-8 temp path"));
+    let out = sealwatch(&["sbom", "-q", &image, "--format", "json", "-o", fifo_arg]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Checked before joining: had the pipe been replaced, the reader would wait on it forever.
+    let kind = std::fs::symlink_metadata(&fifo)
+        .unwrap_or_else(|e| panic!("stat: {e}"))
+        .file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced by a {kind:?}");
+    let received = reader
+        .join()
+        .unwrap_or_else(|_| panic!("reader thread panicked"))
+        .unwrap_or_else(|e| panic!("reading the pipe: {e}"));
+    let doc: Value = serde_json::from_slice(&received)
+        .unwrap_or_else(|e| panic!("the pipe carried no JSON document: {e}"));
+    assert!(doc.is_object(), "{doc}");
+}

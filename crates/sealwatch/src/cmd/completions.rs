@@ -2,7 +2,7 @@
 //! generated from the same clap tree that parses the command line, so they can never drift from it.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 use clap::Args;
@@ -64,7 +64,7 @@ pub fn run_man(args: ManArgs, cli: clap::Command) -> anyhow::Result<u8> {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("creating the man page folder {}", dir.display()))?;
             for (name, page) in &pages {
-                write_atomically(&dir.join(name), page)?;
+                crate::cmd::sbom::write_atomically(&dir.join(name), page)?;
             }
             eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
         }
@@ -108,17 +108,4 @@ fn ascii_roff(page: &str) -> String {
         }
     }
     out
-}
-
-/// Write beside the target and rename, so an installed page is never half-written.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|err| err.error)
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
 }
