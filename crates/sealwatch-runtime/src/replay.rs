@@ -475,6 +475,31 @@ impl<R: BufRead> ReplayReader<R> {
         }
     }
 
+    /// A successful exec replaces the program: the name, executable and arguments a forked child
+    /// copied from its parent no longer hold, so the ones the event does not give are derived
+    /// afresh (from `exepath`/`exe`) instead of staying the parent's.
+    fn forget_old_image(&mut self, pid: i64, p: &ProcJson) {
+        if p.exe.is_none() && p.exepath.is_none() && p.name.is_none() {
+            return;
+        }
+        let Some(mut info) = self.table.get(pid).cloned() else {
+            return;
+        };
+        if p.name.is_none() {
+            info.name.clear();
+        }
+        if p.exe.is_none() {
+            info.exe.clear();
+        }
+        if p.exepath.is_none() {
+            info.exepath.clear();
+        }
+        if p.args.is_none() {
+            info.args.clear();
+        }
+        self.table.insert(info);
+    }
+
     /// Apply a process object to the table (and its nested parents first).
     fn merge_proc(&mut self, pid: i64, mut p: ProcJson, depth: usize) -> Result<(), RuntimeError> {
         if depth > MAX_DEPTH {
@@ -568,6 +593,11 @@ impl<R: BufRead> ReplayReader<R> {
         if let Some(p) = e.proc {
             let pid =
                 pid.ok_or_else(|| self.error("'proc' needs a 'pid' (or the event a 'pid')"))?;
+            let exec_succeeded =
+                matches!(event_type.name(), "execve" | "execveat") && e.res.is_none_or(|r| r >= 0);
+            if exec_succeeded {
+                self.forget_old_image(pid, &p);
+            }
             self.merge_proc(pid, p, 0)?;
         }
         if let Some(pid) = pid {
@@ -881,6 +911,25 @@ mod tests {
 
     fn read_all(text: &str) -> Result<Vec<Event>, RuntimeError> {
         ReplayReader::new("t.jsonl", text.as_bytes()).collect()
+    }
+
+    #[test]
+    fn exec_without_a_name_takes_it_from_the_new_program_not_the_parent() {
+        let text = r#"{"kind":"process","pid":100,"ppid":1,"name":"containerd-shim","exepath":"/usr/bin/containerd-shim","args":["-namespace","k8s.io"]}
+{"type":"clone","ts":5,"pid":100,"res":200}
+{"type":"execve","ts":6,"pid":200,"res":0,"proc":{"exepath":"/bin/bash"}}
+"#;
+        let events: Vec<Event> = ReplayReader::new("t.jsonl", text.as_bytes())
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let thread = events[1]
+            .thread
+            .as_deref()
+            .unwrap_or_else(|| panic!("thread"));
+        assert_eq!(thread.name, "bash");
+        assert_eq!(thread.exe, "/bin/bash");
+        assert!(thread.args.is_empty(), "{:?}", thread.args);
+        assert_eq!(thread.ppid, 100);
     }
 
     #[test]
