@@ -11,12 +11,14 @@
 #     timestamp (evt.rawtime); spawn-to-alert also counts fork and exec. Median and p99.
 #
 # Env: SEALWATCH_BIN (skip the release build), SOURCE (ebpf | cn_proc, default ebpf), EXECS
-# (10000), OPENS (1000000), LATENCY_EXECS (500). Copy the printed table into BENCHMARKS.md.
+# (10000), OPENS (1000000), ROUNDS (3), LATENCY_EXECS (500). Copy the printed table into
+# BENCHMARKS.md.
 source "$(dirname "$0")/lib.sh"
 SOURCE="${SOURCE:-ebpf}"
 EXECS="${EXECS:-10000}"
 OPENS="${OPENS:-1000000}"
 LATENCY_EXECS="${LATENCY_EXECS:-500}"
+ROUNDS="${ROUNDS:-3}"
 [ "$(id -u)" = 0 ] || { echo "bench/live.sh needs root (the agent loads BPF programs)" >&2; exit 2; }
 if [ -n "${SEALWATCH_BIN:-}" ]; then SEALWATCH="$SEALWATCH_BIN"; else build_sealwatch; fi
 RULES="$SHARED/conformance/falco/rules/falco_rules.yaml"
@@ -35,28 +37,44 @@ cc -O2 -o "$WORK/loadgen" "$ROOT/bench/loadgen.c"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 status_kib() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
-echo "== load without the agent"
-base_exec=$("$WORK/loadgen" execs "$EXECS")
-base_open=$("$WORK/loadgen" opens "$OPENS")
+median() { python3 -c 'import statistics, sys; print(f"{statistics.median(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
 
-echo "== load with sealwatch watch --live --source $SOURCE (stable rules)"
-"$SEALWATCH" watch --live --source "$SOURCE" -r "$RULES" --no-stdout 2>"$WORK/agent.err" &
-AGENT_PID=$!
-for _ in $(seq 1 200); do grep -q "live source" "$WORK/agent.err" && break; sleep 0.05; done
-grep -q "live source" "$WORK/agent.err" || { cat "$WORK/agent.err" >&2; exit 1; }
-sleep 1
-cpu0=$(cpu_ticks "$AGENT_PID")
-rss_idle=$(status_kib "$AGENT_PID" VmRSS)
-agent_exec=$("$WORK/loadgen" execs "$EXECS")
-cpu_exec=$(cpu_ticks "$AGENT_PID")
-agent_open=$("$WORK/loadgen" opens "$OPENS")
-sleep 1 # let the agent drain what is left in the ring buffer
-cpu1=$(cpu_ticks "$AGENT_PID")
-rss_end=$(status_kib "$AGENT_PID" VmRSS)
-rss_peak=$(status_kib "$AGENT_PID" VmHWM)
-kill -INT "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; AGENT_PID=
+# Rounds alternate no-agent and agent runs, so a busy machine slows both alike; medians reported.
+base_execs=(); base_opens=(); agent_execs=(); agent_opens=()
+cpu_exec_total=0; cpu_open_total=0; rss_idle=0; rss_end=0; rss_peak=0; drops=0; records=0
+for round in $(seq 1 "$ROUNDS"); do
+  echo "== round $round/$ROUNDS: load without the agent"
+  base_execs+=("$("$WORK/loadgen" execs "$EXECS")")
+  base_opens+=("$("$WORK/loadgen" opens "$OPENS")")
+
+  echo "== round $round/$ROUNDS: load with sealwatch watch --live --source $SOURCE (stable rules)"
+  "$SEALWATCH" watch --live --source "$SOURCE" -r "$RULES" --no-stdout 2>"$WORK/agent.err" &
+  AGENT_PID=$!
+  for _ in $(seq 1 200); do grep -q "live source" "$WORK/agent.err" && break; sleep 0.05; done
+  grep -q "live source" "$WORK/agent.err" || { cat "$WORK/agent.err" >&2; exit 1; }
+  sleep 1
+  cpu0=$(cpu_ticks "$AGENT_PID")
+  idle=$(status_kib "$AGENT_PID" VmRSS)
+  agent_execs+=("$("$WORK/loadgen" execs "$EXECS")")
+  cpu_exec=$(cpu_ticks "$AGENT_PID")
+  agent_opens+=("$("$WORK/loadgen" opens "$OPENS")")
+  sleep 1 # let the agent drain what is left in the ring buffer
+  cpu1=$(cpu_ticks "$AGENT_PID")
+  end=$(status_kib "$AGENT_PID" VmRSS)
+  peak=$(status_kib "$AGENT_PID" VmHWM)
+  kill -INT "$AGENT_PID"; wait "$AGENT_PID" 2>/dev/null || true; AGENT_PID=
+  cpu_exec_total=$((cpu_exec_total + cpu_exec - cpu0))
+  cpu_open_total=$((cpu_open_total + cpu1 - cpu_exec))
+  [ "$idle" -gt "$rss_idle" ] && rss_idle=$idle
+  [ "$end" -gt "$rss_end" ] && rss_end=$end
+  [ "$peak" -gt "$rss_peak" ] && rss_peak=$peak
+  summary=$(grep "kernel record" "$WORK/agent.err" || true)
+  records=$((records + $(sed -E 's/.*: ([0-9]+) kernel record.*/\1/' <<<"$summary")))
+  drops=$((drops + $(sed -E 's/.*, ([0-9]+) dropped in kernel.*/\1/' <<<"$summary")))
+done
 hz=$(getconf CLK_TCK)
-summary=$(grep "kernel record" "$WORK/agent.err" || true)
+base_exec=$(median "${base_execs[@]}"); agent_exec=$(median "${agent_execs[@]}")
+base_open=$(median "${base_opens[@]}"); agent_open=$(median "${agent_opens[@]}")
 
 echo "== exec-to-alert latency ($LATENCY_EXECS markers)"
 mkdir -p "$WORK/bin"
@@ -125,13 +143,14 @@ cat <<REPORT
 | measure | value |
 |---|---|
 | source | $SOURCE |
-| $EXECS execs, no agent / with agent (s) | $base_exec / $agent_exec ($(python3 -c "print(f'{($agent_exec / $base_exec - 1) * 100:+.1f} %')")) |
-| $OPENS opens, no agent / with agent (s) | $base_open / $agent_open ($(python3 -c "print(f'{($agent_open / $base_open - 1) * 100:+.1f} %')")) |
-| agent CPU during the execs / the opens (s) | $(python3 -c "print(f'{($cpu_exec - $cpu0) / $hz:.2f} / {($cpu1 - $cpu_exec) / $hz:.2f}')") |
-| agent CPU per exec / per open (µs) | $(python3 -c "print(f'{($cpu_exec - $cpu0) / $hz / $EXECS * 1e6:.1f} / {($cpu1 - $cpu_exec) / $hz / $OPENS * 1e6:.2f}')") |
-| agent RSS idle / after the load / peak (MiB) | $((rss_idle / 1024)) / $((rss_end / 1024)) / $((rss_peak / 1024)) |
+| $EXECS execs, no agent / with agent (s, median of $ROUNDS) | $base_exec / $agent_exec ($(python3 -c "print(f'{($agent_exec / $base_exec - 1) * 100:+.1f} %')")) |
+| $OPENS opens, no agent / with agent (s, median of $ROUNDS) | $base_open / $agent_open ($(python3 -c "print(f'{($agent_open / $base_open - 1) * 100:+.1f} %')")) |
+| all runs, no agent: execs / opens (s) | ${base_execs[*]} / ${base_opens[*]} |
+| all runs, with agent: execs / opens (s) | ${agent_execs[*]} / ${agent_opens[*]} |
+| agent CPU per exec / per open (µs) | $(python3 -c "print(f'{$cpu_exec_total / $hz / ($EXECS * $ROUNDS) * 1e6:.1f} / {$cpu_open_total / $hz / ($OPENS * $ROUNDS) * 1e6:.2f}')") |
+| agent RSS idle / after the load / peak (MiB, max over rounds) | $((rss_idle / 1024)) / $((rss_end / 1024)) / $((rss_peak / 1024)) |
+| kernel records / dropped (all rounds) | $records / $drops |
 | exec-to-alert p50 / p99 (ms) | $e50 / $e99 ($seen seen, $missed missed) |
 | spawn-to-alert p50 / p99 (ms) | $s50 / $s99 |
 
-agent: $summary
 REPORT

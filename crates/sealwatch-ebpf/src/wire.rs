@@ -185,15 +185,17 @@ impl std::fmt::Display for WireError {
 
 /// Size of `struct sw_event`.
 pub const SW_EVENT_SIZE: usize = 1568;
+/// Size of a record without `str2` (the last field), which most kinds are.
+pub const SW_EVENT_SHORT: usize = 544;
 const OFF_COMM: usize = 80;
 const OFF_CGROUP: usize = 96;
 const OFF_STR1: usize = 224;
-const OFF_STR2: usize = 480;
+const OFF_STR2: usize = 544;
 const LEN_STR1: usize = 256;
 const LEN_STR2: usize = 1024;
-const OFF_ARG2: usize = 1504;
-const OFF_ARG3: usize = 1512;
-const OFF_SOCK: usize = 1520;
+const OFF_ARG2: usize = 480;
+const OFF_ARG3: usize = 488;
+const OFF_SOCK: usize = 496;
 
 fn u16_at(b: &[u8], off: usize) -> u16 {
     b.get(off..off + 2)
@@ -307,9 +309,10 @@ pub fn decode_sockaddr(b: &[u8]) -> Option<PeerAddr> {
 
 /// Decodes one ring-buffer record.
 pub fn decode_bpf(b: &[u8]) -> Result<Record, WireError> {
-    if b.len() < SW_EVENT_SIZE {
+    // A short record has no str2: `field` then reads it as empty whatever its length says.
+    if b.len() < SW_EVENT_SHORT {
         return Err(WireError(format!(
-            "record of {} bytes, expected {SW_EVENT_SIZE}",
+            "record of {} bytes, expected {SW_EVENT_SHORT} or {SW_EVENT_SIZE}",
             b.len()
         )));
     }
@@ -838,6 +841,24 @@ mod tests {
             })
         ));
         assert!(decode_bpf(&syscall_record(9999, |_| {})).is_err());
+    }
+
+    #[test]
+    fn short_records_decode_without_str2() {
+        let mut b = bpf_record(4, |b| {
+            put_str(b, OFF_STR1, 68, b"/etc/hosts");
+            // A length claimed for the absent str2 must not be trusted.
+            b[72..76].copy_from_slice(&100u32.to_ne_bytes());
+        });
+        b.truncate(SW_EVENT_SHORT);
+        assert!(
+            matches!(decode_bpf(&b), Ok(Record::Open { ref path, .. }) if path == "/etc/hosts")
+        );
+        let mut b = bpf_record(1, |b| b[72..76].copy_from_slice(&8u32.to_ne_bytes()));
+        b.truncate(SW_EVENT_SHORT);
+        assert!(matches!(decode_bpf(&b), Ok(Record::Exec { ref argv, .. }) if argv.is_empty()));
+        b.truncate(SW_EVENT_SHORT - 1);
+        assert!(decode_bpf(&b).is_err());
     }
 
     #[test]

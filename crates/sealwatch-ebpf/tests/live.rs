@@ -137,10 +137,12 @@ impl FakeContainer {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
+        // The clock leads: ids are told apart by their first 12 characters (`container.id`), so
+        // two containers of one test process must differ there.
         let id = format!(
             "{:016x}{:016x}{:016x}{:016x}",
-            me,
             nanos as u64,
+            me,
             0x5ea1u64,
             nanos as u64 ^ 0xabc
         );
@@ -438,7 +440,7 @@ fn ebpf_ring_buffer_overflow_is_counted_and_the_source_keeps_working() {
         return;
     }
     let _guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    // One page holds two records: a burst of opens nobody reads must overflow it.
+    // One page holds seven short records: a burst of opens nobody reads must overflow it.
     let config = LiveConfig {
         kind: SourceKind::Ebpf,
         ring_buffer_bytes: 4096,
@@ -450,7 +452,7 @@ fn ebpf_ring_buffer_overflow_is_counted_and_the_source_keeps_working() {
     let status = Command::new("sh")
         .args([
             "-c",
-            "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do : < /etc/hostname; done",
+            "i=0; while [ $i -lt 64 ]; do : < /etc/hostname; i=$((i+1)); done",
         ])
         .status()
         .unwrap_or_else(|e| panic!("sh: {e}"));

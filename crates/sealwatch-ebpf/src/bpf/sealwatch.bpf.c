@@ -95,15 +95,20 @@ struct sw_event {
 	char comm[16];
 	char cgroup[SW_CGROUP]; // leaf name of the task's cgroup v2 directory
 	char str1[SW_STR1];     // exec: filename; open: path; connect: sockaddr bytes
-	char str2[SW_STR2];     // exec: argv, NUL separated; second path of link/rename calls
 	__u64 arg2;
 	__u64 arg3;
 	struct sw_sock sock;    // the socket the call used or created, when it is one
+	// Last, so records that do not need it are reserved without it (SW_SHORT bytes): most
+	// events (opens above all) then take a third of the ring buffer space.
+	char str2[SW_STR2];     // exec: argv, NUL separated; second path of link/rename calls
 };
+
+#define SW_SHORT __builtin_offsetof(struct sw_event, str2)
 
 // src/wire.rs decodes by these offsets.
 _Static_assert(sizeof(struct sw_event) == 1568, "struct sw_event size changed: update src/wire.rs");
-_Static_assert(__builtin_offsetof(struct sw_event, sock) == 1520, "sw_event.sock moved");
+_Static_assert(__builtin_offsetof(struct sw_event, sock) == 496, "sw_event.sock moved");
+_Static_assert(SW_SHORT == 544, "sw_event.str2 moved");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -147,13 +152,9 @@ static __always_inline void count_drop(void)
 		__sync_fetch_and_add(n, 1);
 }
 
-static __always_inline struct sw_event *reserve(__u32 kind, struct task_struct *task)
+// Fills the fixed header of a record (everything before str2).
+static __always_inline void fill_header(struct sw_event *e, __u32 kind, struct task_struct *task)
 {
-	struct sw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count_drop();
-		return 0;
-	}
 	e->kind = kind;
 	e->pid = BPF_CORE_READ(task, tgid);
 	e->tid = BPF_CORE_READ(task, pid);
@@ -175,11 +176,34 @@ static __always_inline struct sw_event *reserve(__u32 kind, struct task_struct *
 	e->comm[0] = 0;
 	e->cgroup[0] = 0;
 	e->str1[0] = 0;
-	e->str2[0] = 0;
 	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
 	const char *cg = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, name);
 	if (cg)
 		bpf_probe_read_kernel_str(e->cgroup, sizeof(e->cgroup), cg);
+}
+
+// A full record, with room for str2.
+static __always_inline struct sw_event *reserve(__u32 kind, struct task_struct *task)
+{
+	struct sw_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count_drop();
+		return 0;
+	}
+	fill_header(e, kind, task);
+	e->str2[0] = 0;
+	return e;
+}
+
+// A record without str2 (SW_SHORT bytes): str2 must not be touched.
+static __always_inline struct sw_event *reserve_short(__u32 kind, struct task_struct *task)
+{
+	struct sw_event *e = bpf_ringbuf_reserve(&events, SW_SHORT, 0);
+	if (!e) {
+		count_drop();
+		return 0;
+	}
+	fill_header(e, kind, task);
 	return e;
 }
 
@@ -222,7 +246,7 @@ int BPF_PROG(sw_fork, struct task_struct *parent, struct task_struct *child)
 	// New threads are not new processes: the table tracks thread groups.
 	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
 		return 0;
-	struct sw_event *e = reserve(SW_FORK, parent);
+	struct sw_event *e = reserve_short(SW_FORK, parent);
 	if (!e)
 		return 0;
 	e->res = BPF_CORE_READ(child, tgid);
@@ -236,7 +260,7 @@ int BPF_PROG(sw_exit, struct task_struct *p, bool group_dead)
 {
 	if (BPF_CORE_READ(p, pid) != BPF_CORE_READ(p, tgid))
 		return 0;
-	struct sw_event *e = reserve(SW_EXIT, p);
+	struct sw_event *e = reserve_short(SW_EXIT, p);
 	if (!e)
 		return 0;
 	e->res = BPF_CORE_READ(p, exit_code);
@@ -349,7 +373,7 @@ int BPF_PROG(sw_sys_enter, struct pt_regs *regs, long id)
 // The open family: path, flags, mode, result.
 static __always_inline int emit_open(struct task_struct *task, struct pending_call *c, long ret)
 {
-	struct sw_event *e = reserve(SW_OPEN, task);
+	struct sw_event *e = reserve_short(SW_OPEN, task);
 	if (!e)
 		return 0;
 	e->syscall_nr = c->nr;
@@ -375,6 +399,33 @@ static __always_inline int emit_open(struct task_struct *task, struct pending_ca
 	return 0;
 }
 
+// The calls with two paths (link, symlink and rename families): full-size records.
+static __always_inline int emit_pair(struct task_struct *task, struct pending_call *c, long ret)
+{
+	struct sw_event *e = reserve(SW_SYSCALL, task);
+	if (!e)
+		return 0;
+	e->syscall_nr = c->nr;
+	e->res = ret;
+	if (c->nr == NR_SYMLINKAT) {
+		read_str1(e, c->a0); // target
+		e->arg1 = c->a1;     // linkdirfd
+		read_str2(e, c->a2); // linkpath
+	} else if (c->nr == NR_LINKAT || c->nr == NR_RENAMEAT || c->nr == NR_RENAMEAT2) {
+		e->arg0 = c->a0;
+		read_str1(e, c->a1);
+		e->arg1 = c->a2;
+		read_str2(e, c->a3);
+		e->arg2 = c->a4; // flags (linkat, renameat2)
+	} else {
+		// link, rename: oldpath, newpath; symlink: target, linkpath.
+		read_str1(e, c->a0);
+		read_str2(e, c->a1);
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sw_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -389,6 +440,9 @@ int BPF_PROG(sw_sys_exit, struct pt_regs *regs, long ret)
 	switch (c.nr) {
 	case NR_OPEN: case NR_OPENAT: case NR_OPENAT2: case NR_CREAT:
 		return emit_open(task, &c, ret);
+	case NR_LINK: case NR_LINKAT: case NR_SYMLINK: case NR_SYMLINKAT:
+	case NR_RENAME: case NR_RENAMEAT: case NR_RENAMEAT2:
+		return emit_pair(task, &c, ret);
 	case NR_EXECVE: case NR_EXECVEAT:
 		// Successful execs were reported by sched_process_exec, which removed the entry.
 		if (ret >= 0)
@@ -398,7 +452,7 @@ int BPF_PROG(sw_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	}
 
-	struct sw_event *e = reserve(c.nr == NR_CONNECT ? SW_CONNECT : SW_SYSCALL, task);
+	struct sw_event *e = reserve_short(c.nr == NR_CONNECT ? SW_CONNECT : SW_SYSCALL, task);
 	if (!e)
 		return 0;
 	e->syscall_nr = c.nr;
@@ -430,26 +484,6 @@ int BPF_PROG(sw_sys_exit, struct pt_regs *regs, long ret)
 		e->arg1 = c.a1; // pid
 		e->arg2 = c.a2; // addr
 		e->arg3 = c.a3; // data
-		break;
-	case NR_LINK: case NR_RENAME:
-		read_str1(e, c.a0);
-		read_str2(e, c.a1);
-		break;
-	case NR_SYMLINK:
-		read_str1(e, c.a0); // target
-		read_str2(e, c.a1); // linkpath
-		break;
-	case NR_SYMLINKAT:
-		read_str1(e, c.a0); // target
-		e->arg1 = c.a1;     // linkdirfd
-		read_str2(e, c.a2); // linkpath
-		break;
-	case NR_LINKAT: case NR_RENAMEAT: case NR_RENAMEAT2:
-		e->arg0 = c.a0;
-		read_str1(e, c.a1);
-		e->arg1 = c.a2;
-		read_str2(e, c.a3);
-		e->arg2 = c.a4; // flags (linkat, renameat2)
 		break;
 	case NR_UNLINK:
 		read_str1(e, c.a0);
