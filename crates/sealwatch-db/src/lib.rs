@@ -304,12 +304,18 @@ impl AdvisoryDb {
                 reason: format!("bad index entry: {e}"),
             })?;
         let vulns = txn.open_table(VULNS).map_err(|e| err(e.into()))?;
+        let mut decompressor = zstd::bulk::Decompressor::new().map_err(|source| DbError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(raw) = vulns.get(id.as_str()).map_err(|e| err(e.into()))? {
-                let json = decode_record(raw.value()).map_err(|e| DbError::NotADatabase {
-                    path: self.path.clone(),
-                    reason: format!("record {id}: {e}"),
+                let json = decode_record_with(&mut decompressor, raw.value()).map_err(|e| {
+                    DbError::NotADatabase {
+                        path: self.path.clone(),
+                        reason: format!("record {id}: {e}"),
+                    }
                 })?;
                 let vuln = Vulnerability::from_json(&json).map_err(|source| DbError::Advisory {
                     path: self.path.clone(),
@@ -706,11 +712,31 @@ fn encode_record(json: &[u8]) -> std::io::Result<Vec<u8>> {
 }
 
 fn decode_record(stored: &[u8]) -> std::io::Result<std::borrow::Cow<'_, [u8]>> {
-    if stored.starts_with(&ZSTD_MAGIC) {
-        zstd::bulk::decompress(stored, MAX_RECORD_BYTES as usize).map(std::borrow::Cow::Owned)
-    } else {
-        Ok(std::borrow::Cow::Borrowed(stored))
+    decode_record_with(&mut zstd::bulk::Decompressor::new()?, stored)
+}
+
+/// Decode with a reusable decompression context; the output buffer is sized from the frame header
+/// (bounded by [`MAX_RECORD_BYTES`]), not allocated at the maximum for every record.
+fn decode_record_with<'a>(
+    decompressor: &mut zstd::bulk::Decompressor<'_>,
+    stored: &'a [u8],
+) -> std::io::Result<std::borrow::Cow<'a, [u8]>> {
+    if !stored.starts_with(&ZSTD_MAGIC) {
+        return Ok(std::borrow::Cow::Borrowed(stored));
     }
+    let size = zstd::zstd_safe::get_frame_content_size(stored)
+        .ok()
+        .flatten()
+        .filter(|&n| n <= MAX_RECORD_BYTES)
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "compressed record without a valid content size",
+            )
+        })?;
+    decompressor
+        .decompress(stored, size as usize)
+        .map(std::borrow::Cow::Owned)
 }
 
 /// Records read but not yet stored: at most [`BATCH_RECORDS`] of them are held in memory.

@@ -221,6 +221,32 @@ pub fn update(
         source,
     })?;
 
+    // One update at a time per database; the lock goes with the process, so a killed update never
+    // leaves it held. With it held, downloads a killed update left behind can go.
+    let lock_path = archives.join(".lock");
+    let lock = File::create(&lock_path).map_err(|source| DbError::Io {
+        path: lock_path.clone(),
+        source,
+    })?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(DbError::Io {
+                path: lock_path,
+                source: std::io::Error::other("another `db update` of this database is running"),
+            })
+        }
+        Err(std::fs::TryLockError::Error(source)) => {
+            return Err(DbError::Io {
+                path: lock_path,
+                source,
+            })
+        }
+    }
+    remove_files(&archives, |name| {
+        name.starts_with(".download-") && name.ends_with(".tmp")
+    });
+
     let mut fetched = Vec::new();
     for source in sources {
         let prev = previous.iter().find(|p| p.location == source.url);
@@ -318,7 +344,9 @@ pub fn update(
             })?;
         }
     }
-    remove_stale_archives(&archives, &keep);
+    remove_files(&archives, |name| {
+        name.ends_with(".zip") && !keep.iter().any(|k| k == name)
+    });
     write_checked(&archives)?;
     Ok(UpdateReport {
         changed,
@@ -464,14 +492,13 @@ fn write_checked(archives: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Remove archives the database no longer names (best effort: a leftover only costs disk).
-fn remove_stale_archives(archives: &Path, keep: &[String]) {
-    let Ok(entries) = std::fs::read_dir(archives) else {
+/// Remove the files of `dir` whose names `doomed` picks (best effort: a leftover only costs disk).
+fn remove_files(dir: &Path, doomed: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".zip") && !keep.contains(&name) {
+        if doomed(&entry.file_name().to_string_lossy()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

@@ -552,10 +552,17 @@ fn an_update_killed_mid_download_loses_nothing() {
     let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(status["records"], 2, "{}", stderr(&out));
 
-    // The next update completes despite the killed one's leftovers.
+    // The next update completes and clears the killed one's partial download.
     server.throttle(None);
     let out = sealwatch(&args, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
+    let partial: Vec<String> = std::fs::read_dir(dir.path().join("advisories.redb.archives"))
+        .unwrap_or_else(|e| panic!("read_dir: {e}"))
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(partial.is_empty(), "{partial:?}");
     let out = sealwatch(&["db", "status", "--json", "--db", db_arg], &[]);
     let status: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert_eq!(status["records"], 2000);
