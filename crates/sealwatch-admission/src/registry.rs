@@ -27,6 +27,7 @@ use sealwatch_policy::{
     AttestationEvidence, AttestorSetResult, SignerIdentity, VerificationOutcome,
     VerificationRequest, VerifiedImage,
 };
+use sealwatch_sign::with_causes;
 use sealwatch_sign::{
     resolve_digest, verify_attestations, verify_image, KeylessPolicy, Matcher, PublicKey,
     Reference, RegistryClient, SignError, SignedBy, TrustedRoot, VerifyOptions,
@@ -73,22 +74,6 @@ impl RegistryVerifier {
 
 /// Why a verification could not be made (an error, not a verdict).
 struct CannotVerify(String);
-
-/// An error with its causes, `outer: inner: innermost` (the registry's answer is usually in
-/// a cause, and the message is all a denied user sees).
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        cause = inner.source();
-    }
-    text
-}
 
 fn static_key(source: &KeySource) -> Result<PublicKey, CannotVerify> {
     match source {

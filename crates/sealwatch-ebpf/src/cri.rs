@@ -322,18 +322,7 @@ impl CriMetadata {
         info.image_digest = self.image_digest.clone();
         info.image_id = self.image_id.clone();
         info.labels = self.labels.clone();
-        info.mounts_text = self
-            .mounts
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}:{}:{}:{}:{}",
-                    m.source, m.dest, m.mode, m.rdwr, m.propagation
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(",");
-        info.mounts = self.mounts.clone();
+        info.set_mounts(self.mounts.clone());
         info.start_ts = self.created_at;
         info.k8s_pod_name = self.pod_name.clone();
         info.k8s_ns_name = self.pod_namespace.clone();

@@ -1024,3 +1024,21 @@ pub struct ContainerInfo {
     /// The Pod's annotations (for `kyverno.io/verify-images`, admission's verdict on the image).
     pub k8s_pod_annotations: Vec<(String, String)>,
 }
+
+impl ContainerInfo {
+    /// Sets `mounts` and the `container.mounts` text Falco prints for them
+    /// (`source:dest:mode:rdwr:propagation`, comma-separated).
+    pub fn set_mounts(&mut self, mounts: Vec<Mount>) {
+        self.mounts_text = mounts
+            .iter()
+            .map(|m| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    m.source, m.dest, m.mode, m.rdwr, m.propagation
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        self.mounts = mounts;
+    }
+}

@@ -786,21 +786,11 @@ fn container_info(c: ContainerJson) -> ContainerInfo {
             propagation: m.propagation.unwrap_or_default(),
         })
         .collect();
-    let mounts_text = mounts
-        .iter()
-        .map(|m| {
-            format!(
-                "{}:{}:{}:{}:{}",
-                m.source, m.dest, m.mode, m.rdwr, m.propagation
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(",");
     let (repo_from_image, tag_from_image) = match &c.image {
         Some(image) => split_image(image),
         None => (String::new(), String::new()),
     };
-    ContainerInfo {
+    let mut info = ContainerInfo {
         id: c.id,
         name: c.name.unwrap_or_default(),
         runtime: c.runtime.unwrap_or_else(|| "docker".to_string()),
@@ -810,8 +800,6 @@ fn container_info(c: ContainerJson) -> ContainerInfo {
         image_tag: c.image_tag.unwrap_or(tag_from_image),
         image_digest: c.image_digest.unwrap_or_default(),
         privileged: c.privileged,
-        mounts,
-        mounts_text,
         labels: c.labels,
         start_ts: c.start_ts,
         ip: c.ip,
@@ -820,7 +808,10 @@ fn container_info(c: ContainerJson) -> ContainerInfo {
         k8s_pod_uid: c.k8s_pod_uid,
         k8s_pod_labels: c.k8s_pod_labels,
         k8s_pod_annotations: c.k8s_pod_annotations,
-    }
+        ..ContainerInfo::default()
+    };
+    info.set_mounts(mounts);
+    info
 }
 
 /// `docker.io/library/nginx:1.25` → (`docker.io/library/nginx`, `1.25`); a digest is not a tag.

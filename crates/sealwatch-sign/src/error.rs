@@ -137,3 +137,20 @@ fn describe(rejections: &[Rejection]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+/// An error with its causes, `outer: inner: innermost`, each cause added unless its text is
+/// already there: sigstore-verify's exact reason and the registry's answer are usually causes,
+/// and the message is all a denied user sees.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let inner_text = inner.to_string();
+        if !text.contains(&inner_text) {
+            text.push_str(": ");
+            text.push_str(&inner_text);
+        }
+        cause = inner.source();
+    }
+    text
+}

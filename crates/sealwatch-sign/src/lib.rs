@@ -63,7 +63,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use blob::sign_blob_keyless;
-pub use error::SignError;
+pub use error::{with_causes, SignError};
 pub use keyless::{KeylessConfig, KeylessSigner};
 pub use predicate::{predicate_type_for, vuln_predicate, ScannerInfo};
 pub use sealwatch_oci::registry::RegistryClient;

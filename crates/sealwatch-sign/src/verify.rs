@@ -20,6 +20,7 @@ use sealwatch_trust::verify::{check_payload_claims, verify_envelope, verify_sign
 use sealwatch_trust::PublicKey;
 
 use crate::discover::{discover_legacy, discover_referrers, FoundLayer};
+use crate::error::with_causes;
 use crate::store::{docker_reference, resolve_digest, trust_digest};
 use crate::{
     KeylessPolicy, RegistryClient, Rejection, SignError, SignedBy, VerifiedAttestation,
@@ -596,21 +597,6 @@ fn join_reasons(key_reason: String, keyless_reason: Option<String>) -> String {
         Some(keyless) => format!("{key_reason}; {keyless}"),
         None => key_reason,
     }
-}
-
-/// An error with its causes (`outer: inner`): sigstore-verify's exact reason is a cause.
-fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        let inner_text = inner.to_string();
-        if !text.contains(&inner_text) {
-            text.push_str(": ");
-            text.push_str(&inner_text);
-        }
-        cause = inner.source();
-    }
-    text
 }
 
 fn describe_claim(error: &sealwatch_trust::Error) -> String {
