@@ -83,10 +83,13 @@ pub fn run_live(
             if let Some(event) = event {
                 ruleset.matching(&event, |rule| {
                     let alert = ruleset.alert(rule, &event, &options.hostname);
-                    dispatcher.submit(match &options.provenance {
-                        Some(cache) => cache.enrich(alert, &event),
-                        None => alert,
-                    })
+                    dispatcher.submit_with(
+                        alert,
+                        options
+                            .provenance
+                            .as_ref()
+                            .and_then(|cache| cache.begin_for(&event)),
+                    )
                 });
             }
             let stats = source.stats();
