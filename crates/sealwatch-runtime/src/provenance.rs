@@ -16,7 +16,7 @@
 //! (`outputs::Dispatcher`) waits for the answer at most until a bounded time after the lookup
 //! began; an alert still waiting then says `unknown`, later alerts get the cached answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -404,6 +404,9 @@ pub struct ProvenanceCache {
     capacity: usize,
     retry_after: Duration,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Containers whose image lookup [`ProvenanceCache::prefetch`] has started (bounded by
+    /// `capacity`; beyond it the first alert starts the lookup).
+    prefetched: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for ProvenanceCache {
@@ -433,6 +436,7 @@ impl ProvenanceCache {
             capacity,
             retry_after: RETRY_AFTER,
             slots: Mutex::new(HashMap::new()),
+            prefetched: Mutex::new(HashSet::new()),
         }
     }
 
@@ -471,6 +475,34 @@ impl ProvenanceCache {
     pub fn begin_for(&self, event: &Event) -> Option<PendingProvenance> {
         let container = event.thread.as_ref().and_then(|t| t.container.as_ref())?;
         self.begin(container)
+    }
+
+    /// Start the image lookup for the container of `event` the first time the container is seen
+    /// with an image, so the answer is usually in before its first alert. Never waits; one set
+    /// lookup per event otherwise.
+    pub fn prefetch(&self, event: &Event) {
+        if self.lookup.is_none() {
+            return;
+        }
+        let Some(container) = event.thread.as_ref().and_then(|t| t.container.as_ref()) else {
+            return;
+        };
+        // Runtimes report the image a moment after the container id (CRI lookups run in the
+        // background): only a container with an image counts as seen.
+        if container.image.is_empty() && container.image_digest.is_empty() {
+            return;
+        }
+        {
+            let mut prefetched = self
+                .prefetched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if prefetched.contains(&container.id) || prefetched.len() >= self.capacity {
+                return;
+            }
+            prefetched.insert(container.id.clone());
+        }
+        drop(self.begin(container));
     }
 
     /// The provenance of the image `container` runs, waiting for its lookup as long as allowed;
@@ -660,6 +692,39 @@ mod tests {
                 retry: self.incomplete,
             }
         }
+    }
+
+    #[test]
+    fn prefetch_starts_the_lookup_once_per_container_with_an_image() {
+        let lookup = Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            delay: Duration::from_millis(0),
+            incomplete: false,
+        });
+        let cache = ProvenanceCache::new(Some(lookup.clone()), Duration::from_secs(30), 10);
+        let event_in = |container: ContainerInfo| {
+            let mut event = Event::new(
+                sealwatch_rules::event::EventType::from_name("execve")
+                    .unwrap_or_else(|| panic!("execve is an event type")),
+            );
+            event.thread = Some(Arc::new(sealwatch_rules::event::ThreadInfo {
+                container_id: container.id.clone(),
+                container: Some(Arc::new(container)),
+                ..Default::default()
+            }));
+            event
+        };
+        // The runtime has not named the image yet: nothing to look up, and the container is
+        // not marked as done.
+        cache.prefetch(&event_in(container("", "", &[])));
+        cache.prefetch(&event_in(container("r.example/a:1", DIGEST, &[])));
+        cache.prefetch(&event_in(container("r.example/a:1", DIGEST, &[])));
+        // The lookup ran before any alert asked; the alert then finds the answer.
+        let p = cache
+            .provenance(&container("r.example/a:1", DIGEST, &[]))
+            .unwrap_or_else(|| panic!("has an image"));
+        assert_eq!(p.signature, SignatureStatus::Verified);
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]

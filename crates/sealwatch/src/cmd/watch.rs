@@ -207,6 +207,9 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let result: anyhow::Result<()> = (|| {
         while let Some(event) = reader.next_event()? {
             events += 1;
+            if let Some(cache) = &provenance {
+                cache.prefetch(&event);
+            }
             ruleset.matching(&event, |rule| {
                 let alert = ruleset.alert(rule, &event, &hostname);
                 dispatcher.submit_with(

@@ -81,6 +81,9 @@ pub fn run_live(
                 .next_event(TICK)
                 .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
             if let Some(event) = event {
+                if let Some(cache) = &options.provenance {
+                    cache.prefetch(&event);
+                }
                 ruleset.matching(&event, |rule| {
                     let alert = ruleset.alert(rule, &event, &options.hostname);
                     dispatcher.submit_with(
