@@ -5,17 +5,26 @@
 //! where every alert matters and there is no kernel buffer to overrun) or drops the alert and
 //! counts it (live sources). An optional token bucket limits the alert rate like Falco's
 //! `outputs.rate` / `outputs.max_burst`; alerts over the limit are dropped and counted.
+//!
+//! An alert may carry a [`PendingProvenance`] whose registry lookup is still running. The worker
+//! (never the producer) waits for it, at most until the lookup's deadline, and keeps taking
+//! alerts off the queue meanwhile into a waiting room as large as the queue, so alerts stay in
+//! order and a slow registry does not push back on the event loop. When the waiting room is full,
+//! [`WhenWaitingFull`] decides: the producer waits (replay), or the oldest alert is written with
+//! what is known so far (live: the kernel's ring buffer must keep draining).
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use sealwatch_rules::output::Alert;
 
 use crate::error::RuntimeError;
+use crate::provenance::PendingProvenance;
 
 /// How alerts are printed on stdout and in files. HTTP always sends JSON.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,6 +44,22 @@ pub enum Overflow {
     Drop,
 }
 
+/// What the output worker does when every place in its waiting room is taken by alerts waiting
+/// for their image's provenance lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenWaitingFull {
+    /// Stop taking alerts off the queue until the oldest one's lookup answers or times out, so the
+    /// producer waits in turn (replay: every alert gets the full wait).
+    #[default]
+    Wait,
+    /// Write the oldest alert now with what is known (`unknown` for a lookup still running), so
+    /// the producer is never held up by a registry (live sources).
+    WriteNow,
+}
+
+/// How often a worker whose oldest alert waits for a lookup looks for new alerts on the queue.
+const WAITING_POLL: Duration = Duration::from_millis(10);
+
 /// Settings of the alert pipeline.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -46,6 +71,7 @@ pub struct Config {
     pub rate: Option<f64>,
     /// Alerts allowed at once above the rate.
     pub max_burst: u32,
+    pub when_waiting_full: WhenWaitingFull,
 }
 
 impl Default for Config {
@@ -56,6 +82,7 @@ impl Default for Config {
             overflow: Overflow::Block,
             rate: None,
             max_burst: 1000,
+            when_waiting_full: WhenWaitingFull::Wait,
         }
     }
 }
@@ -242,7 +269,7 @@ impl Bucket {
 
 /// The alert pipeline: a bounded queue in front of a worker that writes to every sink.
 pub struct Dispatcher {
-    tx: Option<SyncSender<Alert>>,
+    tx: Option<SyncSender<Queued>>,
     worker: Option<JoinHandle<(u64, u64, Vec<String>)>>,
     overflow: Overflow,
     bucket: Option<Bucket>,
@@ -253,9 +280,13 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn start(sinks: Vec<Box<dyn Sink>>, config: &Config) -> Dispatcher {
-        let (tx, rx) = sync_channel::<Alert>(config.queue_capacity.max(1));
+        let (tx, rx) = sync_channel::<Queued>(config.queue_capacity.max(1));
+        let waiting = Waiting {
+            capacity: config.queue_capacity.max(1),
+            when_full: config.when_waiting_full,
+        };
         let format = config.format;
-        let worker = std::thread::spawn(move || run_worker(rx, sinks, format));
+        let worker = std::thread::spawn(move || run_worker(rx, sinks, format, waiting));
         let bucket = config.rate.filter(|r| *r > 0.0).map(|rate| Bucket {
             rate,
             burst: f64::from(config.max_burst.max(1)),
@@ -275,6 +306,13 @@ impl Dispatcher {
 
     /// Hand an alert to the outputs (or count it as dropped).
     pub fn submit(&mut self, alert: Alert) {
+        self.submit_with(alert, None);
+    }
+
+    /// Hand an alert to the outputs with its image provenance, which is added (once its lookup
+    /// answers, or its deadline passes) before the alert is written. Never waits for the lookup.
+    pub fn submit_with(&mut self, alert: Alert, provenance: Option<PendingProvenance>) {
+        let alert = Queued { alert, provenance };
         self.submitted += 1;
         if let Some(bucket) = &mut self.bucket {
             if !bucket.take(Instant::now()) {
@@ -317,10 +355,41 @@ impl Dispatcher {
     }
 }
 
+/// An alert on its way to the outputs.
+struct Queued {
+    alert: Alert,
+    provenance: Option<PendingProvenance>,
+}
+
+impl Queued {
+    fn is_ready(&self) -> bool {
+        self.provenance
+            .as_ref()
+            .is_none_or(PendingProvenance::is_ready)
+    }
+
+    /// The alert as written: with its provenance fields, as far as they are known now.
+    fn into_alert(self) -> Alert {
+        let mut alert = self.alert;
+        if let Some(provenance) = self.provenance {
+            provenance.resolve().apply(&mut alert);
+        }
+        alert
+    }
+}
+
+/// The worker's waiting room for alerts held back behind one whose lookup is running.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    capacity: usize,
+    when_full: WhenWaitingFull,
+}
+
 fn run_worker(
-    rx: Receiver<Alert>,
+    rx: Receiver<Queued>,
     mut sinks: Vec<Box<dyn Sink>>,
     format: Format,
+    room: Waiting,
 ) -> (u64, u64, Vec<String>) {
     let mut delivered = 0u64;
     let mut failed = 0u64;
@@ -330,11 +399,40 @@ fn run_worker(
             errors.push(format!("{}: {e}", sink.describe()));
         }
     };
-    // Buffered sinks are flushed whenever the queue runs empty: a live watcher's alerts must not
-    // wait in a buffer for the next burst, and a replay still writes in large chunks.
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(alert) = next {
+    let flush = |sinks: &mut Vec<Box<dyn Sink>>, failed: &mut u64, errors: &mut Vec<String>| {
+        for sink in sinks.iter_mut() {
+            if let Err(e) = sink.flush() {
+                *failed += 1;
+                note(errors, sink.as_ref(), e);
+            }
+        }
+    };
+    let mut waiting: VecDeque<Queued> = VecDeque::new();
+    let mut open = true;
+    let mut unflushed = false;
+    loop {
+        let Some(head) = waiting.front() else {
+            // Buffered sinks are flushed whenever the queue runs empty: a live watcher's alerts
+            // must not wait in a buffer for the next burst, and a replay still writes in chunks.
+            if unflushed {
+                flush(&mut sinks, &mut failed, &mut errors);
+                unflushed = false;
+            }
+            if !open {
+                break;
+            }
+            match rx.recv() {
+                Ok(next) => waiting.push_back(next),
+                Err(_) => open = false,
+            }
+            continue;
+        };
+        let full = waiting.len() >= room.capacity;
+        if head.is_ready() || (full && room.when_full == WhenWaitingFull::WriteNow) {
+            let Some(queued) = waiting.pop_front() else {
+                continue;
+            };
+            let alert = queued.into_alert();
             let mut ok = true;
             for sink in &mut sinks {
                 if let Err(e) = sink.write(&alert, format) {
@@ -346,14 +444,47 @@ fn run_worker(
             if ok {
                 delivered += 1;
             }
-            next = rx.try_recv().ok();
+            unflushed = true;
+            if waiting.is_empty() && open {
+                match rx.try_recv() {
+                    Ok(next) => waiting.push_back(next),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => open = false,
+                }
+            }
+            continue;
         }
-        for sink in &mut sinks {
-            if let Err(e) = sink.flush() {
-                failed += 1;
-                note(&mut errors, sink.as_ref(), e);
+        // The oldest alert waits for its lookup: what was written must not sit in a buffer
+        // meanwhile, and new alerts are taken in (up to the room's size) so the producer goes on.
+        if unflushed {
+            flush(&mut sinks, &mut failed, &mut errors);
+            unflushed = false;
+        }
+        let mut took = false;
+        while open && waiting.len() < room.capacity {
+            match rx.try_recv() {
+                Ok(next) => {
+                    waiting.push_back(next);
+                    took = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => open = false,
             }
         }
+        if took {
+            continue;
+        }
+        let Some(pending) = waiting.front().and_then(|q| q.provenance.as_ref()) else {
+            continue;
+        };
+        let until = if open && waiting.len() < room.capacity {
+            Instant::now() + WAITING_POLL
+        } else {
+            // Nothing more can be taken in (queue closed, or room full in `Wait` mode): wait
+            // for the lookup itself, which ends by its deadline.
+            pending.deadline().unwrap_or_else(Instant::now)
+        };
+        pending.wait(until);
     }
     (delivered, failed, errors)
 }
@@ -535,5 +666,179 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1]["output_fields"]["evt.num"], 2);
         assert_eq!(lines[1]["rule"], "R");
+    }
+
+    mod waiting_for_provenance {
+        use super::*;
+        use crate::provenance::{
+            EvidenceLookup, ProvenanceCache, RegistryEvidence, SignatureStatus,
+        };
+        use sealwatch_rules::event::ContainerInfo;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Condvar;
+
+        const DIGEST: &str =
+            "sha256:256b0065328fcc3d0e07603b61bd417843ffa8add4911e16b248592ca4d5bd64";
+        /// Longer than any test runs: a lookup's deadline never passes here, so whatever is
+        /// `unknown` was written without waiting, not because a clock ran out.
+        const FOREVER: Duration = Duration::from_secs(3600);
+        /// Hang guard only (a broken pipeline would otherwise block the test run forever).
+        const HANG_GUARD: Duration = Duration::from_secs(60);
+
+        /// A registry that answers only once the test opens the gate.
+        struct GatedLookup {
+            gate: Arc<(Mutex<bool>, Condvar)>,
+            calls: AtomicUsize,
+        }
+
+        impl EvidenceLookup for GatedLookup {
+            fn lookup(&self, _: &str, _: &str) -> RegistryEvidence {
+                self.calls.fetch_add(1, Ordering::SeqCst);
+                let (lock, cv) = &*self.gate;
+                let mut open = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let give_up = Instant::now() + HANG_GUARD;
+                while !*open && Instant::now() < give_up {
+                    open = cv
+                        .wait_timeout(open, HANG_GUARD)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                RegistryEvidence {
+                    signature: SignatureStatus::Verified,
+                    signer: Some("alice@example.invalid".into()),
+                    signer_issuer: Some("https://issuer.example.invalid".into()),
+                    cves: None,
+                    retry: false,
+                }
+            }
+        }
+
+        fn open(gate: &(Mutex<bool>, Condvar)) {
+            *gate.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            gate.1.notify_all();
+        }
+
+        fn container() -> ContainerInfo {
+            ContainerInfo {
+                id: "abc".into(),
+                image: "registry.example/app:1".into(),
+                image_digest: DIGEST.into(),
+                ..ContainerInfo::default()
+            }
+        }
+
+        fn setup() -> (Arc<GatedLookup>, Arc<ProvenanceCache>) {
+            let lookup = Arc::new(GatedLookup {
+                gate: Arc::new((Mutex::new(false), Condvar::new())),
+                calls: AtomicUsize::new(0),
+            });
+            let cache = ProvenanceCache::new(Some(lookup.clone()), FOREVER, 16);
+            (lookup, Arc::new(cache))
+        }
+
+        /// Submit `count` alerts from the container in another thread; panics unless every
+        /// submit returned while the registry is still stuck.
+        fn submit_all(
+            dispatcher: Dispatcher,
+            cache: &Arc<ProvenanceCache>,
+            count: u64,
+        ) -> Dispatcher {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            let cache = Arc::clone(cache);
+            let producer = std::thread::spawn(move || {
+                let mut dispatcher = dispatcher;
+                for n in 0..count {
+                    dispatcher.submit_with(alert(n), cache.begin(&container()));
+                }
+                let _ = done_tx.send(());
+                dispatcher
+            });
+            assert!(
+                done_rx.recv_timeout(HANG_GUARD).is_ok(),
+                "the producer was held up by a lookup that had not answered"
+            );
+            producer
+                .join()
+                .unwrap_or_else(|_| panic!("producer panicked"))
+        }
+
+        fn seen_now(seen: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
+            seen.lock().map(|v| v.clone()).unwrap_or_default()
+        }
+
+        #[test]
+        fn alerts_wait_for_the_lookup_in_order_without_holding_the_producer() {
+            let (lookup, cache) = setup();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let config = Config {
+                queue_capacity: 8,
+                ..Config::default()
+            };
+            let d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
+            let d = submit_all(d, &cache, 5);
+            // Every submit returned; the lookup started once and has not answered, so nothing
+            // could be written yet (the first alert waits, the others stay behind it).
+            assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
+            assert!(seen_now(&seen).is_empty(), "{:?}", seen_now(&seen));
+            open(&lookup.gate);
+            let stats = d.finish();
+            assert_eq!((stats.submitted, stats.delivered), (5, 5));
+            let seen = seen_now(&seen);
+            for (n, line) in seen.iter().enumerate() {
+                assert!(line.contains(&format!("n={n} ")), "order: {seen:?}");
+                assert!(
+                    line.contains("sealwatch.signature=verified")
+                        && line.contains("sealwatch.signer=alice@example.invalid")
+                        && line.contains("sealwatch.signer.issuer=https://issuer.example.invalid"),
+                    "{line}"
+                );
+            }
+        }
+
+        #[test]
+        fn live_mode_writes_the_oldest_alert_when_the_waiting_room_is_full() {
+            let (lookup, cache) = setup();
+            let seen = Arc::new(Mutex::new(Vec::new()));
+            let config = Config {
+                queue_capacity: 2,
+                when_waiting_full: WhenWaitingFull::WriteNow,
+                ..Config::default()
+            };
+            let d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
+            // Far more alerts than queue and waiting room hold, with a blocking queue: the
+            // producer still gets through while the registry is stuck.
+            let d = submit_all(d, &cache, 20);
+            // Alerts keep flowing while the lookup hangs: all but the newest are written as
+            // `unknown` (the newest waits; nothing behind it needs its place).
+            let give_up = Instant::now() + HANG_GUARD;
+            while seen_now(&seen).len() < 19 && Instant::now() < give_up {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let early = seen_now(&seen);
+            assert_eq!(early.len(), 19, "{early:?}");
+            assert!(
+                early
+                    .iter()
+                    .all(|l| l.contains("sealwatch.signature=unknown")
+                        && l.contains(&format!("sealwatch.image.digest={DIGEST}"))),
+                "{early:?}"
+            );
+            open(&lookup.gate);
+            let stats = d.finish();
+            assert_eq!(
+                (stats.submitted, stats.delivered, stats.dropped()),
+                (20, 20, 0)
+            );
+            let seen = seen_now(&seen);
+            for (n, line) in seen.iter().enumerate() {
+                assert!(line.contains(&format!("n={n} ")), "order: {seen:?}");
+            }
+            assert!(
+                seen[19].contains("sealwatch.signature=verified"),
+                "the alert that could wait got the answer: {}",
+                seen[19]
+            );
+            assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Provenance for alerts: which image a container runs (by digest), whether that image's
 //! signature verified, who signed it, and how many CRITICAL/HIGH vulnerabilities its signed scan
 //! lists — added to each alert as extra `output_fields` (`sealwatch.image.digest`,
-//! `sealwatch.signature`, `sealwatch.signer`, `sealwatch.cves.critical`, `sealwatch.cves.high`),
+//! `sealwatch.signature`, `sealwatch.signer`, `sealwatch.signer.issuer`, `sealwatch.cves.critical`,
+//! `sealwatch.cves.high`),
 //! which falcosidekick forwards untouched.
 //!
 //! Nothing is guessed: a container whose runtime did not report an image digest gets no registry
@@ -10,10 +11,12 @@
 //!
 //! The registry work is behind [`EvidenceLookup`] (the binary implements it with
 //! `sealwatch-sign`). [`ProvenanceCache`] runs at most one lookup per image digest, on its own
-//! thread, and makes the event path wait for it at most a bounded time; an alert raised while the
-//! lookup is still running says `unknown`, later alerts get the cached answer.
+//! thread. The event path never waits for it: [`ProvenanceCache::begin`] hands out a
+//! [`PendingProvenance`] that travels with the alert, and the output path
+//! (`outputs::Dispatcher`) waits for the answer at most until a bounded time after the lookup
+//! began; an alert still waiting then says `unknown`, later alerts get the cached answer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,7 @@ pub const VERIFY_IMAGES_ANNOTATION: &str = "kyverno.io/verify-images";
 pub const FIELD_DIGEST: &str = "sealwatch.image.digest";
 pub const FIELD_SIGNATURE: &str = "sealwatch.signature";
 pub const FIELD_SIGNER: &str = "sealwatch.signer";
+pub const FIELD_SIGNER_ISSUER: &str = "sealwatch.signer.issuer";
 pub const FIELD_CVES_CRITICAL: &str = "sealwatch.cves.critical";
 pub const FIELD_CVES_HIGH: &str = "sealwatch.cves.high";
 
@@ -64,8 +68,10 @@ pub struct CveCounts {
 pub struct RegistryEvidence {
     pub signature: SignatureStatus,
     /// The identity that signed: a key fingerprint (`sha256:…` of the public key) or a
-    /// certificate subject.
+    /// certificate identity (keyless).
     pub signer: Option<String>,
+    /// The OIDC issuer of the signing certificate (keyless only).
+    pub signer_issuer: Option<String>,
     /// From the newest verified `vuln` attestation; `None` when there is none.
     pub cves: Option<CveCounts>,
     /// The registry could not be asked (unreachable, timeout, bad answer): the answer is
@@ -79,6 +85,7 @@ impl RegistryEvidence {
         RegistryEvidence {
             signature: SignatureStatus::Unknown,
             signer: None,
+            signer_issuer: None,
             cves: None,
             retry: false,
         }
@@ -101,6 +108,7 @@ pub struct ImageProvenance {
     pub digest: Option<String>,
     pub signature: SignatureStatus,
     pub signer: Option<String>,
+    pub signer_issuer: Option<String>,
     pub cves: Option<CveCounts>,
 }
 
@@ -121,6 +129,10 @@ impl ImageProvenance {
             (
                 FIELD_SIGNER.to_owned(),
                 self.signer.clone().map(FieldValue::Str),
+            ),
+            (
+                FIELD_SIGNER_ISSUER.to_owned(),
+                self.signer_issuer.clone().map(FieldValue::Str),
             ),
             (FIELD_CVES_CRITICAL.to_owned(), count(|c| c.critical)),
             (FIELD_CVES_HIGH.to_owned(), count(|c| c.high)),
@@ -282,6 +294,8 @@ pub fn newest_scan(predicates: &[Value]) -> Option<&Value> {
 
 /// One image digest's lookup: empty until it finishes, then the answer and when it came.
 struct Slot {
+    /// When the lookup began: alerts wait for it until `started + wait`, not longer.
+    started: Instant,
     result: Mutex<Option<(RegistryEvidence, Instant)>>,
     done: Condvar,
 }
@@ -294,6 +308,93 @@ impl Slot {
             .as_ref()
             .is_some_and(|(evidence, at)| evidence.retry && at.elapsed() >= retry_after)
     }
+
+    fn answer(&self) -> Option<RegistryEvidence> {
+        let result = self.result.lock().unwrap_or_else(PoisonError::into_inner);
+        result.as_ref().map(|(evidence, _)| evidence.clone())
+    }
+}
+
+/// An alert's provenance whose registry lookup may still be running. Taking one never waits
+/// (the event path calls [`ProvenanceCache::begin`]); the output path waits for it, at most until
+/// [`PendingProvenance::deadline`], and then [`PendingProvenance::resolve`]s it with what is known.
+pub struct PendingProvenance {
+    digest: Option<String>,
+    verdict: Option<SignatureStatus>,
+    lookup: Option<(Arc<Slot>, Instant)>,
+}
+
+impl std::fmt::Debug for PendingProvenance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingProvenance")
+            .field("digest", &self.digest)
+            .field("verdict", &self.verdict)
+            .field("ready", &self.is_ready())
+            .finish()
+    }
+}
+
+impl PendingProvenance {
+    /// Nothing more to wait for: no lookup, its answer is in, or its deadline has passed.
+    pub fn is_ready(&self) -> bool {
+        match &self.lookup {
+            None => true,
+            Some((slot, deadline)) => {
+                Instant::now() >= *deadline
+                    || slot
+                        .result
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .is_some()
+            }
+        }
+    }
+
+    /// The latest time worth waiting for the lookup; `None` when there is no lookup.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.lookup.as_ref().map(|(_, deadline)| *deadline)
+    }
+
+    /// Wait until the lookup's answer is in, its deadline passes, or `until` comes, whichever is
+    /// first. Returns [`PendingProvenance::is_ready`].
+    pub fn wait(&self, until: Instant) -> bool {
+        let Some((slot, deadline)) = &self.lookup else {
+            return true;
+        };
+        let until = until.min(*deadline);
+        let mut result = slot.result.lock().unwrap_or_else(PoisonError::into_inner);
+        while result.is_none() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            result = slot
+                .done
+                .wait_timeout(result, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let answered = result.is_some();
+        drop(result);
+        answered || Instant::now() >= *deadline
+    }
+
+    /// The fields with what is known now: a lookup still running counts as `unknown`.
+    pub fn resolve(&self) -> ImageProvenance {
+        let evidence = self
+            .lookup
+            .as_ref()
+            .and_then(|(slot, _)| slot.answer())
+            .unwrap_or_else(RegistryEvidence::unknown);
+        let verified = evidence.signature == SignatureStatus::Verified;
+        ImageProvenance {
+            signature: self.verdict.unwrap_or(evidence.signature),
+            signer: evidence.signer.filter(|_| verified),
+            signer_issuer: evidence.signer_issuer.filter(|_| verified),
+            cves: evidence.cves,
+            digest: self.digest.clone(),
+        }
+    }
 }
 
 /// Provenance per container image, one registry lookup per image digest.
@@ -303,6 +404,9 @@ pub struct ProvenanceCache {
     capacity: usize,
     retry_after: Duration,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
+    /// Containers whose image lookup [`ProvenanceCache::prefetch`] has started (bounded by
+    /// `capacity`; beyond it the first alert starts the lookup).
+    prefetched: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for ProvenanceCache {
@@ -316,10 +420,11 @@ impl std::fmt::Debug for ProvenanceCache {
 }
 
 impl ProvenanceCache {
-    /// `lookup`: `None` when there is nothing to verify with (no trusted keys); then only
-    /// the digest and admission's verdict are reported. `wait`: longest the event path waits for
-    /// a first lookup. `capacity`: most image digests remembered; images beyond it are reported
-    /// without a lookup, so a host with endless images cannot grow memory or threads unbounded.
+    /// `lookup`: `None` when there is nothing to verify with (no trusted keys or identities);
+    /// then only the digest and admission's verdict are reported. `wait`: longest alerts wait for
+    /// an image's lookup, counted from when it began. `capacity`: most image digests remembered;
+    /// images beyond it are reported without a lookup, so a host with endless images cannot grow
+    /// memory or threads unbounded.
     pub fn new(
         lookup: Option<Arc<dyn EvidenceLookup>>,
         wait: Duration,
@@ -331,6 +436,7 @@ impl ProvenanceCache {
             capacity,
             retry_after: RETRY_AFTER,
             slots: Mutex::new(HashMap::new()),
+            prefetched: Mutex::new(HashSet::new()),
         }
     }
 
@@ -340,48 +446,81 @@ impl ProvenanceCache {
         self
     }
 
-    /// The provenance of the image `container` runs; `None` for a container without an image
-    /// (and for events outside containers).
-    pub fn provenance(&self, container: &ContainerInfo) -> Option<ImageProvenance> {
+    /// Start (or join) the lookup for the image `container` runs, without waiting for it; `None`
+    /// for a container without an image.
+    pub fn begin(&self, container: &ContainerInfo) -> Option<PendingProvenance> {
         if container.image.is_empty() && container.image_digest.is_empty() {
             return None;
         }
         let Some((repository, digest)) = running_digest(container) else {
-            return Some(ImageProvenance {
+            return Some(PendingProvenance {
                 digest: None,
-                signature: SignatureStatus::Unknown,
-                signer: None,
-                cves: None,
+                verdict: None,
+                lookup: None,
             });
         };
         let verdict = admission_verdict(&container.k8s_pod_annotations, &repository, &digest);
-        let evidence = self.evidence(&repository, &digest);
-        Some(ImageProvenance {
-            signature: verdict.unwrap_or(evidence.signature),
-            signer: evidence
-                .signer
-                .filter(|_| evidence.signature == SignatureStatus::Verified),
-            cves: evidence.cves,
+        let lookup = self.slot(&repository, &digest).map(|slot| {
+            let deadline = slot.started + self.wait;
+            (slot, deadline)
+        });
+        Some(PendingProvenance {
             digest: Some(digest),
+            verdict,
+            lookup,
         })
     }
 
-    /// Add the provenance fields to an alert raised by `event`, when it came from a container
-    /// with an image.
-    pub fn enrich(&self, mut alert: Alert, event: &Event) -> Alert {
-        let container = event.thread.as_ref().and_then(|t| t.container.as_ref());
-        if let Some(provenance) = container.and_then(|c| self.provenance(c)) {
-            provenance.apply(&mut alert);
-        }
-        alert
+    /// [`ProvenanceCache::begin`] for the container of the thread that raised `event`.
+    pub fn begin_for(&self, event: &Event) -> Option<PendingProvenance> {
+        let container = event.thread.as_ref().and_then(|t| t.container.as_ref())?;
+        self.begin(container)
     }
 
-    fn evidence(&self, repository: &str, digest: &str) -> RegistryEvidence {
-        let Some(lookup) = &self.lookup else {
-            return RegistryEvidence::unknown();
+    /// Start the image lookup for the container of `event` the first time the container is seen
+    /// with an image, so the answer is usually in before its first alert. Never waits; one set
+    /// lookup per event otherwise.
+    pub fn prefetch(&self, event: &Event) {
+        if self.lookup.is_none() {
+            return;
+        }
+        let Some(container) = event.thread.as_ref().and_then(|t| t.container.as_ref()) else {
+            return;
         };
+        // Runtimes report the image a moment after the container id (CRI lookups run in the
+        // background): only a container with an image counts as seen.
+        if container.image.is_empty() && container.image_digest.is_empty() {
+            return;
+        }
+        {
+            let mut prefetched = self
+                .prefetched
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if prefetched.contains(&container.id) || prefetched.len() >= self.capacity {
+                return;
+            }
+            prefetched.insert(container.id.clone());
+        }
+        drop(self.begin(container));
+    }
+
+    /// The provenance of the image `container` runs, waiting for its lookup as long as allowed;
+    /// `None` for a container without an image (and for events outside containers).
+    pub fn provenance(&self, container: &ContainerInfo) -> Option<ImageProvenance> {
+        let pending = self.begin(container)?;
+        if let Some(deadline) = pending.deadline() {
+            pending.wait(deadline);
+        }
+        Some(pending.resolve())
+    }
+
+    /// The lookup of `repository@digest`: the one already running or done, or a new one started
+    /// on its own thread. `None` without a lookup (nothing to verify with, or cache full).
+    fn slot(&self, repository: &str, digest: &str) -> Option<Arc<Slot>> {
+        let lookup = self.lookup.as_ref()?;
         let key = format!("{repository}@{digest}");
-        let (slot, start) = {
+        let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
             if slots
                 .get(&key)
@@ -389,46 +528,33 @@ impl ProvenanceCache {
             {
                 slots.remove(&key);
             }
-            match slots.get(&key) {
-                Some(slot) => (Arc::clone(slot), false),
-                None if slots.len() >= self.capacity => return RegistryEvidence::unknown(),
-                None => {
-                    let slot = Arc::new(Slot {
-                        result: Mutex::new(None),
-                        done: Condvar::new(),
-                    });
-                    slots.insert(key, Arc::clone(&slot));
-                    (slot, true)
-                }
+            if let Some(slot) = slots.get(&key) {
+                return Some(Arc::clone(slot));
             }
-        };
-        if start {
-            let lookup = Arc::clone(lookup);
-            let slot = Arc::clone(&slot);
-            let (repository, digest) = (repository.to_owned(), digest.to_owned());
-            std::thread::spawn(move || {
-                let evidence = lookup.lookup(&repository, &digest);
-                let mut result = slot.result.lock().unwrap_or_else(PoisonError::into_inner);
-                *result = Some((evidence, Instant::now()));
-                slot.done.notify_all();
+            if slots.len() >= self.capacity {
+                return None;
+            }
+            let slot = Arc::new(Slot {
+                started: Instant::now(),
+                result: Mutex::new(None),
+                done: Condvar::new(),
             });
-        }
-        let deadline = Instant::now() + self.wait;
-        let mut result = slot.result.lock().unwrap_or_else(PoisonError::into_inner);
-        while result.is_none() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return RegistryEvidence::unknown();
-            }
-            result = slot
-                .done
-                .wait_timeout(result, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-        result
-            .as_ref()
-            .map_or_else(RegistryEvidence::unknown, |(evidence, _)| evidence.clone())
+            slots.insert(key, Arc::clone(&slot));
+            slot
+        };
+        let lookup = Arc::clone(lookup);
+        let running = Arc::clone(&slot);
+        let (repository, digest) = (repository.to_owned(), digest.to_owned());
+        std::thread::spawn(move || {
+            let evidence = lookup.lookup(&repository, &digest);
+            let mut result = running
+                .result
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *result = Some((evidence, Instant::now()));
+            running.done.notify_all();
+        });
+        Some(slot)
     }
 }
 
@@ -558,6 +684,7 @@ mod tests {
             RegistryEvidence {
                 signature: SignatureStatus::Verified,
                 signer: Some("sha256:key".into()),
+                signer_issuer: None,
                 cves: Some(CveCounts {
                     critical: 1,
                     high: 3,
@@ -565,6 +692,39 @@ mod tests {
                 retry: self.incomplete,
             }
         }
+    }
+
+    #[test]
+    fn prefetch_starts_the_lookup_once_per_container_with_an_image() {
+        let lookup = Arc::new(Counting {
+            calls: AtomicUsize::new(0),
+            delay: Duration::from_millis(0),
+            incomplete: false,
+        });
+        let cache = ProvenanceCache::new(Some(lookup.clone()), Duration::from_secs(30), 10);
+        let event_in = |container: ContainerInfo| {
+            let mut event = Event::new(
+                sealwatch_rules::event::EventType::from_name("execve")
+                    .unwrap_or_else(|| panic!("execve is an event type")),
+            );
+            event.thread = Some(Arc::new(sealwatch_rules::event::ThreadInfo {
+                container_id: container.id.clone(),
+                container: Some(Arc::new(container)),
+                ..Default::default()
+            }));
+            event
+        };
+        // The runtime has not named the image yet: nothing to look up, and the container is
+        // not marked as done.
+        cache.prefetch(&event_in(container("", "", &[])));
+        cache.prefetch(&event_in(container("r.example/a:1", DIGEST, &[])));
+        cache.prefetch(&event_in(container("r.example/a:1", DIGEST, &[])));
+        // The lookup ran before any alert asked; the alert then finds the answer.
+        let p = cache
+            .provenance(&container("r.example/a:1", DIGEST, &[]))
+            .unwrap_or_else(|| panic!("has an image"));
+        assert_eq!(p.signature, SignatureStatus::Verified);
+        assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]

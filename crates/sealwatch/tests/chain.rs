@@ -874,3 +874,310 @@ fn watch_alerts_carry_the_image_provenance() {
     assert_eq!(first["output_fields"]["sealwatch.signature"], "unknown");
     assert_eq!(first["output_fields"]["sealwatch.signer"], Value::Null);
 }
+
+const SUBJECT: &str = "alice@example.invalid";
+const ISSUER: &str = "https://oidc.example.invalid";
+
+/// The stand-in's identity token with another subject: the mock Fulcio certifies whatever
+/// identity an (unsigned) token names, so two identities share one CA and one trusted root.
+fn token_for(
+    stand_in: &sealwatch_test::standin::TestStandIn,
+    subject: &str,
+    dir: &Path,
+) -> PathBuf {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let token = std::fs::read_to_string(stand_in.token_file()).unwrap_or_else(|e| panic!("{e}"));
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "a JWT: {token}");
+    let mut claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts[1])
+            .unwrap_or_else(|e| panic!("claims are base64url: {e}")),
+    )
+    .unwrap_or_else(|e| panic!("claims are JSON: {e}"));
+    claims["sub"] = Value::from(subject);
+    claims["email"] = Value::from(subject);
+    let token = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        parts[2]
+    );
+    let path = dir.join(format!("token-{subject}.txt"));
+    std::fs::write(&path, token).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
+/// `scan --attest` signed keylessly (legacy `.att` with Fulcio + Rekor, and a Sigstore bundle
+/// from a signing config): `verify-attestation` accepts it for the token's identity only.
+#[test]
+fn keyless_scan_attest_verifies_for_its_identity_only() {
+    let Some(env) = setup() else { return };
+    let Some(stand_in) = sealwatch_test::standin::TestStandIn::start(SUBJECT, ISSUER) else {
+        return;
+    };
+    let url = stand_in.url();
+    let token = stand_in.token_file();
+    let root = stand_in.trusted_root();
+    let signing_config = stand_in.dir().join("signing_config.json");
+    let (legacy, legacy_digest) = env.push("team/keyless-legacy");
+    let (bundled, bundled_digest) = env.push("team/keyless-bundle");
+
+    let scan = |image: &str, how: &[&str]| {
+        let mut args = vec![
+            "scan",
+            "--offline",
+            "--db",
+            path_str(&env.db),
+            "--format",
+            "json",
+            "--attest",
+            "--identity-token-file",
+            path_str(&token),
+        ];
+        args.extend_from_slice(how);
+        args.push(image);
+        let out = env.run(&args);
+        assert_success(&out, "keyless scan --attest");
+        serde_json::from_slice::<Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("report is JSON: {e}"))
+    };
+    let verify = |identity: &str, image: &str| {
+        env.run(&[
+            "verify-attestation",
+            "--type",
+            "vuln",
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            ISSUER,
+            "--trusted-root",
+            path_str(&root),
+            image,
+        ])
+    };
+    let legacy_report = scan(&legacy, &["--fulcio-url", &url, "--rekor-url", &url]);
+    let bundled_report = scan(
+        &bundled,
+        &[
+            "--bundle-format",
+            "--signing-config",
+            path_str(&signing_config),
+        ],
+    );
+    let log = stand_in.log();
+    assert!(
+        log.contains("POST /api/v2/signingCert") && log.contains("POST /api/v1/log/entries"),
+        "Fulcio and Rekor were asked: {log}"
+    );
+
+    for (image, digest, report) in [
+        (&legacy, &legacy_digest, &legacy_report),
+        (&bundled, &bundled_digest, &bundled_report),
+    ] {
+        let out = verify(SUBJECT, image);
+        assert_success(&out, "keyless verify-attestation");
+        let envelopes: Vec<Value> = text(&out.stdout)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect();
+        assert_eq!(envelopes.len(), 1, "{image}: {envelopes:?}");
+        // A legacy attestation prints as its DSSE envelope, a bundle as the bundle (like cosign).
+        let envelope = envelopes[0].get("dsseEnvelope").unwrap_or(&envelopes[0]);
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("payload is base64: {e}"));
+        let statement: Value =
+            serde_json::from_slice(&payload).unwrap_or_else(|e| panic!("statement: {e}"));
+        assert_eq!(statement["predicateType"], VULN_TYPE);
+        assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.hex());
+        assert_eq!(
+            &statement["predicate"]["scanner"]["result"], report,
+            "{image}: the report, unchanged"
+        );
+        assert!(text(&out.stderr).contains(SUBJECT), "{}", text(&out.stderr));
+
+        let out = verify("mallory@example.invalid", image);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{image}: another identity must not verify: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("mallory@example.invalid"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// `watch` with a keyless signer identity: an image signed by that identity shows it (and its
+/// issuer) as signer, with CVE counts from its keyless scan attestation; an image signed by
+/// another identity of the same CA is `unverified`.
+#[test]
+fn watch_provenance_names_the_keyless_signer() {
+    let Some(rules) = sealwatch_test::require_shared("conformance/falco/rules/falco_rules.yaml")
+    else {
+        return;
+    };
+    let Some(env) = setup() else { return };
+    let Some(stand_in) = sealwatch_test::standin::TestStandIn::start(SUBJECT, ISSUER) else {
+        return;
+    };
+    let url = stand_in.url();
+    let alice = stand_in.token_file();
+    let bob = token_for(&stand_in, "bob@example.invalid", env.dir.path());
+    let root = stand_in.trusted_root();
+    let (ours, ours_digest) = env.push("team/by-alice");
+    let (theirs, theirs_digest) = env.push("team/by-bob");
+    let keyless = |token: &Path| -> Vec<String> {
+        [
+            "--identity-token-file",
+            path_str(token),
+            "--fulcio-url",
+            &url,
+            "--rekor-url",
+            &url,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    for (token, image) in [(&alice, &ours), (&bob, &theirs)] {
+        let mut sign = vec!["sign".to_owned()];
+        sign.extend(keyless(token));
+        sign.push(image.clone());
+        let sign: Vec<&str> = sign.iter().map(String::as_str).collect();
+        assert_success(&env.run(&sign), "keyless sign");
+        let mut scan = [
+            "scan",
+            "--offline",
+            "--db",
+            path_str(&env.db),
+            "-q",
+            "--format",
+            "json",
+            "--attest",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        scan.extend(keyless(token));
+        scan.push(image.clone());
+        let scan: Vec<&str> = scan.iter().map(String::as_str).collect();
+        assert_success(&env.run(&scan), "keyless scan --attest");
+    }
+    // The counts the alert must carry: the scan's own, read back with verify-attestation's
+    // view of the same report.
+    let report = env.run(&[
+        "scan",
+        "--offline",
+        "--db",
+        path_str(&env.db),
+        "--format",
+        "json",
+        &ours,
+    ]);
+    let report: Value =
+        serde_json::from_slice(&report.stdout).unwrap_or_else(|e| panic!("report: {e}"));
+    let count = |severity: &str| {
+        report["results"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|r| r["vulnerabilities"].as_array().into_iter().flatten())
+            .filter(|v| v["severity"] == severity)
+            .count()
+    };
+
+    let container = |id: &str, image: &str, digest: &Digest| {
+        serde_json::json!({"kind": "container", "id": id, "name": id, "image": image,
+                           "image_digest": digest.to_string()})
+        .to_string()
+    };
+    let shell = |pid: u32, ts: u64, id: &str| {
+        format!(
+            "{{\"kind\":\"process\",\"pid\":{runc},\"ppid\":1,\"name\":\"runc\",\"exepath\":\"/usr/bin/runc\",\"container_id\":\"{id}\"}}\n\
+             {{\"type\":\"clone\",\"ts\":{ts},\"pid\":{runc},\"res\":{pid}}}\n\
+             {{\"type\":\"execve\",\"ts\":{},\"pid\":{pid},\"res\":0,\"proc\":{{\"name\":\"bash\",\"exepath\":\"/bin/bash\",\"tty\":34816,\"user\":\"root\",\"uid\":0}}}}",
+            ts + 100,
+            runc = pid - 1,
+        )
+    };
+    let events = [
+        r#"{"kind":"header","format":"sealwatch-events","version":1,"hostname":"node-1"}"#
+            .to_owned(),
+        container("aaaaaaaaaaaa", &ours, &ours_digest),
+        container("bbbbbbbbbbbb", &theirs, &theirs_digest),
+        shell(4201, 1_714_564_800_000_000_000, "aaaaaaaaaaaa"),
+        shell(4301, 1_714_564_801_000_000_000, "bbbbbbbbbbbb"),
+    ]
+    .join("\n");
+    let replay = env.path("events.jsonl");
+    std::fs::write(&replay, events + "\n").unwrap_or_else(|e| panic!("{e}"));
+
+    let out = env.run(&[
+        "watch",
+        "-r",
+        path_str(&rules),
+        "--replay",
+        path_str(&replay),
+        "--output",
+        "json",
+        "--verify-certificate-identity",
+        SUBJECT,
+        "--verify-certificate-oidc-issuer",
+        ISSUER,
+        "--trusted-root",
+        path_str(&root),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "alerts: {}", text(&out.stderr));
+    let alerts: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("alert is JSON: {e}: {l}")))
+        .filter(|a: &Value| a["rule"] == "Terminal shell in container")
+        .collect();
+    let fields_at = |second: &str| {
+        alerts
+            .iter()
+            .find(|a| a["time"].as_str().is_some_and(|t| t.contains(second)))
+            .unwrap_or_else(|| panic!("no shell alert at {second}: {}", text(&out.stdout)))
+            ["output_fields"]
+            .clone()
+    };
+    let fields = fields_at("12:00:00");
+    assert_eq!(fields["sealwatch.image.digest"], ours_digest.to_string());
+    assert_eq!(fields["sealwatch.signature"], "verified");
+    assert_eq!(fields["sealwatch.signer"], SUBJECT);
+    assert_eq!(fields["sealwatch.signer.issuer"], ISSUER);
+    assert_eq!(fields["sealwatch.cves.critical"], count("CRITICAL"));
+    assert_eq!(fields["sealwatch.cves.high"], count("HIGH"));
+
+    let fields = fields_at("12:00:01");
+    assert_eq!(fields["sealwatch.image.digest"], theirs_digest.to_string());
+    assert_eq!(fields["sealwatch.signature"], "unverified", "signed by bob");
+    assert_eq!(fields["sealwatch.signer"], Value::Null);
+    assert_eq!(fields["sealwatch.signer.issuer"], Value::Null);
+    assert_eq!(
+        fields["sealwatch.cves.critical"],
+        Value::Null,
+        "bob's scan does not count"
+    );
+
+    // Half a keyless identity is an error naming the missing flag.
+    let out = env.run(&[
+        "watch",
+        "-r",
+        path_str(&rules),
+        "--replay",
+        path_str(&replay),
+        "--verify-certificate-identity",
+        SUBJECT,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--verify-certificate-oidc-issuer"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,5 +1,6 @@
 //! The registry side of `watch`'s provenance fields: verify an image digest's signature and read
-//! its newest `vuln` attestation with `sealwatch-sign`, within the `--provenance-timeout` bound.
+//! its newest `vuln` attestation with `sealwatch-sign` (trusted keys and/or keyless certificate
+//! identities), within the `--provenance-timeout` bound.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,9 +12,12 @@ use sealwatch_oci::registry::RegistryOptions;
 use sealwatch_runtime::provenance::{
     cve_counts, newest_scan, EvidenceLookup, ProvenanceCache, RegistryEvidence, SignatureStatus,
 };
-use sealwatch_sign::{PublicKey, Reference, RegistryClient, SignedBy, VerifyOptions};
+use sealwatch_sign::{
+    KeylessPolicy, PublicKey, Reference, RegistryClient, SignedBy, VerifyOptions,
+};
 
 use super::sign::read_public_keys;
+use super::verify::keyless_policy;
 
 /// cosign's vulnerability-scan predicate type.
 const VULN_PREDICATE: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
@@ -25,7 +29,8 @@ const CACHE_CAPACITY: usize = 4096;
 pub struct ProvenanceArgs {
     /// Add the image's provenance to every alert from a container: `sealwatch.image.digest`,
     /// `sealwatch.signature`, `sealwatch.signer`, `sealwatch.cves.critical`, `sealwatch.cves.high`
-    /// (docs/provenance-fields.md). Implied by --verify-key and --attestation-key.
+    /// (docs/provenance-fields.md). Implied by --verify-key, --attestation-key and the
+    /// certificate identity flags.
     #[arg(long)]
     provenance: bool,
     /// Public key trusted for image signatures (repeatable): each running image digest is
@@ -36,9 +41,55 @@ pub struct ProvenanceArgs {
     /// default: the --verify-key keys).
     #[arg(long, value_name = "FILE")]
     attestation_key: Vec<PathBuf>,
-    /// Longest an alert waits for an image's first registry lookup, in seconds (also each
-    /// registry request's timeout). A slower lookup finishes in the background; alerts meanwhile
-    /// say `unknown`.
+    /// Keyless image signatures: the certificate identity (SAN) that must have signed, exactly;
+    /// the signer is then that identity (and `sealwatch.signer.issuer` its OIDC issuer).
+    #[arg(long, value_name = "ID")]
+    verify_certificate_identity: Option<String>,
+    /// Keyless image signatures: the certificate identity as a regular expression.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "verify_certificate_identity"
+    )]
+    verify_certificate_identity_regexp: Option<String>,
+    /// Keyless image signatures: the certificate's OIDC issuer, exactly.
+    #[arg(long, value_name = "URL")]
+    verify_certificate_oidc_issuer: Option<String>,
+    /// Keyless image signatures: the OIDC issuer as a regular expression.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "verify_certificate_oidc_issuer"
+    )]
+    verify_certificate_oidc_issuer_regexp: Option<String>,
+    /// Keyless `vuln` attestations: the certificate identity, exactly (default, with neither
+    /// this nor --attestation-key: the image-signature keys and identity).
+    #[arg(long, value_name = "ID")]
+    attestation_certificate_identity: Option<String>,
+    /// Keyless `vuln` attestations: the certificate identity as a regular expression.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "attestation_certificate_identity"
+    )]
+    attestation_certificate_identity_regexp: Option<String>,
+    /// Keyless `vuln` attestations: the certificate's OIDC issuer, exactly.
+    #[arg(long, value_name = "URL")]
+    attestation_certificate_oidc_issuer: Option<String>,
+    /// Keyless `vuln` attestations: the OIDC issuer as a regular expression.
+    #[arg(
+        long,
+        value_name = "REGEX",
+        conflicts_with = "attestation_certificate_oidc_issuer"
+    )]
+    attestation_certificate_oidc_issuer_regexp: Option<String>,
+    /// `trusted_root.json` for the keyless checks instead of the embedded Sigstore production
+    /// root.
+    #[arg(long, value_name = "FILE")]
+    trusted_root: Option<PathBuf>,
+    /// Longest alerts wait (in the output path; the event loop never waits) for an image's
+    /// registry lookup, counted from its start, in seconds (also each registry request's
+    /// timeout). A slower lookup finishes in the background; alerts meanwhile say `unknown`.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     provenance_timeout: u64,
     /// Extra CA certificate(s), PEM, for registry TLS.
@@ -52,18 +103,57 @@ pub struct ProvenanceArgs {
 impl ProvenanceArgs {
     /// The provenance cache, or `None` when provenance was not asked for.
     pub fn cache(&self) -> anyhow::Result<Option<Arc<ProvenanceCache>>> {
-        if !self.provenance && self.verify_key.is_empty() && self.attestation_key.is_empty() {
+        let signature_keyless = keyless_policy(
+            "verify-",
+            [
+                &self.verify_certificate_identity,
+                &self.verify_certificate_identity_regexp,
+                &self.verify_certificate_oidc_issuer,
+                &self.verify_certificate_oidc_issuer_regexp,
+            ],
+            self.trusted_root.as_deref(),
+        )?;
+        let attestation_keyless = keyless_policy(
+            "attestation-",
+            [
+                &self.attestation_certificate_identity,
+                &self.attestation_certificate_identity_regexp,
+                &self.attestation_certificate_oidc_issuer,
+                &self.attestation_certificate_oidc_issuer_regexp,
+            ],
+            self.trusted_root.as_deref(),
+        )?;
+        if self.trusted_root.is_some()
+            && signature_keyless.is_none()
+            && attestation_keyless.is_none()
+        {
+            anyhow::bail!(
+                "--trusted-root needs --verify-certificate-identity[-regexp] and --verify-certificate-oidc-issuer[-regexp] (or the --attestation-certificate-… pair)"
+            );
+        }
+        if !self.provenance
+            && self.verify_key.is_empty()
+            && self.attestation_key.is_empty()
+            && signature_keyless.is_none()
+            && attestation_keyless.is_none()
+        {
             return Ok(None);
         }
         let timeout = Duration::from_secs(self.provenance_timeout.max(1));
-        let signature_keys = read_public_keys(&self.verify_key)?;
-        let attestation_keys = if self.attestation_key.is_empty() {
-            signature_keys.clone()
-        } else {
-            read_public_keys(&self.attestation_key)?
+        let signature = Trust {
+            keys: read_public_keys(&self.verify_key)?,
+            keyless: signature_keyless,
         };
-        let lookup: Option<Arc<dyn EvidenceLookup>> = if signature_keys.is_empty()
-            && attestation_keys.is_empty()
+        let attestation = if self.attestation_key.is_empty() && attestation_keyless.is_none() {
+            signature.clone()
+        } else {
+            Trust {
+                keys: read_public_keys(&self.attestation_key)?,
+                keyless: attestation_keyless,
+            }
+        };
+        let lookup: Option<Arc<dyn EvidenceLookup>> = if signature.is_empty()
+            && attestation.is_empty()
         {
             None
         } else {
@@ -79,8 +169,8 @@ impl ProvenanceArgs {
             let client = RegistryClient::new(options).context("setting up the registry client")?;
             Some(Arc::new(RegistryLookup {
                 client,
-                signature_keys,
-                attestation_keys,
+                signature,
+                attestation,
             }))
         };
         Ok(Some(Arc::new(ProvenanceCache::new(
@@ -91,11 +181,33 @@ impl ProvenanceArgs {
     }
 }
 
+/// What a signature or attestation must verify with: any of the keys, or a certificate for the
+/// keyless identity.
+#[derive(Debug, Clone)]
+struct Trust {
+    keys: Vec<PublicKey>,
+    keyless: Option<KeylessPolicy>,
+}
+
+impl Trust {
+    fn is_empty(&self) -> bool {
+        self.keys.is_empty() && self.keyless.is_none()
+    }
+
+    fn options(&self) -> VerifyOptions {
+        VerifyOptions {
+            keys: self.keys.clone(),
+            keyless: self.keyless.clone(),
+            check_reference: true,
+        }
+    }
+}
+
 /// Signatures and vuln attestations from the image's registry.
 struct RegistryLookup {
     client: RegistryClient,
-    signature_keys: Vec<PublicKey>,
-    attestation_keys: Vec<PublicKey>,
+    signature: Trust,
+    attestation: Trust,
 }
 
 impl EvidenceLookup for RegistryLookup {
@@ -105,25 +217,19 @@ impl EvidenceLookup for RegistryLookup {
             eprintln!("warning: provenance: {text} is not an image reference");
             return RegistryEvidence::unknown();
         };
-        let options = |keys: &[PublicKey]| VerifyOptions {
-            keys: keys.to_vec(),
-            keyless: None,
-            check_reference: true,
-        };
         let mut retry = false;
-        let (signature, signer) = if self.signature_keys.is_empty() {
+        let (signature, signer) = if self.signature.is_empty() {
             (SignatureStatus::Unknown, None)
         } else {
-            match sealwatch_sign::verify_image(
-                &self.client,
-                &reference,
-                &options(&self.signature_keys),
-            ) {
+            match sealwatch_sign::verify_image(&self.client, &reference, &self.signature.options())
+            {
                 Ok(verified) => (
                     SignatureStatus::Verified,
                     verified.signatures.first().map(|s| match &s.signer {
-                        SignedBy::Key { key_id, .. } => key_id.clone(),
-                        SignedBy::Certificate { identity, .. } => identity.clone(),
+                        SignedBy::Key { key_id, .. } => (key_id.clone(), None),
+                        SignedBy::Certificate { identity, issuer } => {
+                            (identity.clone(), Some(issuer.clone()))
+                        }
                     }),
                 ),
                 Err(e) if e.is_not_verified() => (SignatureStatus::Unverified, None),
@@ -134,13 +240,14 @@ impl EvidenceLookup for RegistryLookup {
                 }
             }
         };
-        let cves = if self.attestation_keys.is_empty() {
+        let (signer, signer_issuer) = signer.unzip();
+        let cves = if self.attestation.is_empty() {
             None
         } else {
             match sealwatch_sign::verify_attestations(
                 &self.client,
                 &reference,
-                &options(&self.attestation_keys),
+                &self.attestation.options(),
                 Some(VULN_PREDICATE),
             ) {
                 Ok(found) => {
@@ -163,6 +270,7 @@ impl EvidenceLookup for RegistryLookup {
         RegistryEvidence {
             signature,
             signer,
+            signer_issuer: signer_issuer.flatten(),
             cves,
             retry,
         }

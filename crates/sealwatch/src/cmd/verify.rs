@@ -3,7 +3,7 @@
 //! and print what verified, one JSON document per line, like cosign.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context as _};
@@ -41,53 +41,65 @@ pub(crate) struct KeylessVerifyArgs {
 impl KeylessVerifyArgs {
     /// The keyless policy, when an identity or issuer was given (both are then required).
     pub(crate) fn policy(&self) -> anyhow::Result<Option<KeylessPolicy>> {
-        let identity = match (
-            &self.certificate_identity,
-            &self.certificate_identity_regexp,
-        ) {
-            (Some(exact), _) => Some(Matcher::Exact(exact.clone())),
-            (None, Some(pattern)) => Some(Matcher::regex("identity", pattern)?),
-            (None, None) => None,
-        };
-        let issuer = match (
-            &self.certificate_oidc_issuer,
-            &self.certificate_oidc_issuer_regexp,
-        ) {
-            (Some(exact), _) => Some(Matcher::Exact(exact.clone())),
-            (None, Some(pattern)) => Some(Matcher::regex("issuer", pattern)?),
-            (None, None) => None,
-        };
-        let (identity, issuer) = match (identity, issuer) {
-            (None, None) => {
-                if self.trusted_root.is_some() {
-                    bail!("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
-                }
-                return Ok(None);
-            }
-            (Some(identity), Some(issuer)) => (identity, issuer),
-            (Some(_), None) => bail!(
-                "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required with a certificate identity"
-            ),
-            (None, Some(_)) => bail!(
-                "--certificate-identity or --certificate-identity-regexp is required with a certificate issuer"
-            ),
-        };
-        let trusted_root = match &self.trusted_root {
-            Some(path) => {
-                let json = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                TrustedRoot::from_json(&json)
-                    .with_context(|| format!("loading {}", path.display()))?
-            }
-            None => TrustedRoot::production()
-                .context("loading the embedded Sigstore production root")?,
-        };
-        Ok(Some(KeylessPolicy {
-            identity,
-            issuer,
-            trusted_root: Arc::new(trusted_root),
-        }))
+        let policy = keyless_policy(
+            "",
+            [
+                &self.certificate_identity,
+                &self.certificate_identity_regexp,
+                &self.certificate_oidc_issuer,
+                &self.certificate_oidc_issuer_regexp,
+            ],
+            self.trusted_root.as_deref(),
+        )?;
+        if policy.is_none() && self.trusted_root.is_some() {
+            bail!("--trusted-root needs --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp]");
+        }
+        Ok(policy)
     }
+}
+
+/// A keyless policy from the four `--<prefix>certificate-identity[-regexp]` /
+/// `--<prefix>certificate-oidc-issuer[-regexp]` values (in that order) and `--trusted-root`;
+/// `None` when none of the four was given. `prefix` names the flags in messages (`verify-`, …).
+pub(crate) fn keyless_policy(
+    prefix: &str,
+    [identity_exact, identity_regexp, issuer_exact, issuer_regexp]: [&Option<String>; 4],
+    trusted_root: Option<&Path>,
+) -> anyhow::Result<Option<KeylessPolicy>> {
+    let matcher =
+        |what: &'static str, exact: &Option<String>, regexp: &Option<String>| match (exact, regexp)
+        {
+            (Some(exact), _) => Ok(Some(Matcher::Exact(exact.clone()))),
+            (None, Some(pattern)) => Matcher::regex(what, pattern).map(Some),
+            (None, None) => Ok(None),
+        };
+    let identity = matcher("identity", identity_exact, identity_regexp)?;
+    let issuer = matcher("issuer", issuer_exact, issuer_regexp)?;
+    let (identity, issuer) = match (identity, issuer) {
+        (None, None) => return Ok(None),
+        (Some(identity), Some(issuer)) => (identity, issuer),
+        (Some(_), None) => bail!(
+            "--{prefix}certificate-oidc-issuer or --{prefix}certificate-oidc-issuer-regexp is required with a certificate identity"
+        ),
+        (None, Some(_)) => bail!(
+            "--{prefix}certificate-identity or --{prefix}certificate-identity-regexp is required with a certificate issuer"
+        ),
+    };
+    let trusted_root = match trusted_root {
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            TrustedRoot::from_json(&json).with_context(|| format!("loading {}", path.display()))?
+        }
+        None => {
+            TrustedRoot::production().context("loading the embedded Sigstore production root")?
+        }
+    };
+    Ok(Some(KeylessPolicy {
+        identity,
+        issuer,
+        trusted_root: Arc::new(trusted_root),
+    }))
 }
 
 /// Verify an image's signatures (cosign-compatible).

@@ -160,6 +160,13 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
         },
         rate: args.rate,
         max_burst: args.max_burst,
+        // Live: the event loop must never wait for a registry (the kernel's ring buffer keeps
+        // filling); replay: every alert may wait for its image's lookup.
+        when_waiting_full: if args.live {
+            outputs::WhenWaitingFull::WriteNow
+        } else {
+            outputs::WhenWaitingFull::Wait
+        },
     };
     let hostname = args.hostname.clone().unwrap_or_else(machine_hostname);
     let provenance = args.provenance.cache()?;
@@ -200,12 +207,17 @@ pub fn run(args: WatchArgs) -> anyhow::Result<u8> {
     let result: anyhow::Result<()> = (|| {
         while let Some(event) = reader.next_event()? {
             events += 1;
+            if let Some(cache) = &provenance {
+                cache.prefetch(&event);
+            }
             ruleset.matching(&event, |rule| {
                 let alert = ruleset.alert(rule, &event, &hostname);
-                dispatcher.submit(match &provenance {
-                    Some(cache) => cache.enrich(alert, &event),
-                    None => alert,
-                })
+                dispatcher.submit_with(
+                    alert,
+                    provenance
+                        .as_ref()
+                        .and_then(|cache| cache.begin_for(&event)),
+                )
             });
         }
         Ok(())

@@ -81,12 +81,18 @@ pub fn run_live(
                 .next_event(TICK)
                 .map_err(|e| anyhow::anyhow!(error_chain(&e)))?;
             if let Some(event) = event {
+                if let Some(cache) = &options.provenance {
+                    cache.prefetch(&event);
+                }
                 ruleset.matching(&event, |rule| {
                     let alert = ruleset.alert(rule, &event, &options.hostname);
-                    dispatcher.submit(match &options.provenance {
-                        Some(cache) => cache.enrich(alert, &event),
-                        None => alert,
-                    })
+                    dispatcher.submit_with(
+                        alert,
+                        options
+                            .provenance
+                            .as_ref()
+                            .and_then(|cache| cache.begin_for(&event)),
+                    )
                 });
             }
             let stats = source.stats();
