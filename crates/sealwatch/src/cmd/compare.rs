@@ -87,7 +87,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<u8> {
             Err(e) if args.db.path.is_some() => return Err(e.into()),
             Err(_) => {
                 eprintln!(
-                    "note: no vulnerability database at {} — comparing without CVE counts (sealwatch db import)",
+                    "note: no vulnerability database at {} — comparing without CVE counts (get one with sealwatch db update, db pull or db import)",
                     path.display()
                 );
                 None
