@@ -251,6 +251,12 @@ impl AdvisoryIndex {
             }
             let mut aliases: Vec<String> = vuln.aliases.clone();
             aliases.push(vuln.id.clone());
+            // Debian's and Ubuntu's per-CVE records (`DEBIAN-CVE-…`, `UBUNTU-CVE-…`) name their CVE
+            // in `upstream`, not `aliases`; a record with one upstream is that vulnerability. One
+            // with several (a DSA covering many CVEs) is not any single one of them.
+            if let [single] = vuln.upstream.as_slice() {
+                aliases.push(single.clone());
+            }
             raw.push(Finding {
                 id: vuln.id.clone(),
                 aliases,

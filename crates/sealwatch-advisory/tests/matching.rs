@@ -222,6 +222,34 @@ fn os_packages_match_by_source_and_release() {
 }
 
 #[test]
+fn a_single_upstream_is_the_same_vulnerability_and_several_are_not() {
+    let affected = r#""affected":[{"package":{"ecosystem":"Debian:12","name":"openssl"},
+        "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.15-1~deb12u1"}]}]}]"#;
+    let vulns = vec![
+        record(&format!(
+            r#"{{"id":"DEBIAN-CVE-2024-5535","modified":"m","upstream":["CVE-2024-5535"],{affected}}}"#
+        )),
+        record(&format!(
+            r#"{{"id":"CVE-2024-5535","modified":"m","summary":"SSL_select_next_proto buffer overread",{affected}}}"#
+        )),
+        record(&format!(
+            r#"{{"id":"DSA-5757-1","modified":"m","upstream":["CVE-2024-5535","CVE-2024-6119"],{affected}}}"#
+        )),
+    ];
+    let index = AdvisoryIndex::new(vulns);
+    let (f, d) = index.match_package(&pkg("Debian:12", "openssl", "3.0.13-1~deb12u1"));
+    assert!(d.is_empty(), "{d:?}");
+    // The per-CVE Debian record and the CVE record are one finding, reported by its CVE; the
+    // DSA that covers two CVEs stays its own finding rather than being folded into one of them.
+    assert_eq!(ids(&f), ["CVE-2024-5535", "DSA-5757-1"], "{f:?}");
+    assert_eq!(f[0].aliases, ["DEBIAN-CVE-2024-5535"]);
+    assert_eq!(
+        f[0].title.as_deref(),
+        Some("SSL_select_next_proto buffer overread")
+    );
+}
+
+#[test]
 fn aliases_merge_to_one_finding_per_cve() {
     let vulns = vec![
         record(
