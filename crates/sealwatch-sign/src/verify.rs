@@ -41,85 +41,52 @@ pub fn verify_image(
     let expected_repository = options.check_reference.then(|| docker_reference(reference));
     let key_ids = key_ids(&options.keys);
 
-    let mut discovery = discover_referrers(client, reference, &digest)?;
-    let mut rejections = std::mem::take(&mut discovery.rejections);
-    let mut signatures = Vec::new();
-    let mut start = 0;
-    for legacy in [false, true] {
-        if legacy {
-            // Like cosign v3: referrers (bundles) first, the `.sig` tag only when they gave
-            // nothing that verifies — one registry request fewer for bundle-signed images.
-            if !signatures.is_empty() {
-                break;
-            }
-            start = discovery.layers.len();
-            discover_legacy(
-                client,
-                reference,
-                &digest,
-                SIGNATURE_TAG_SUFFIX,
-                &mut discovery,
-            )?;
-            rejections.append(&mut discovery.rejections);
-        }
-        for layer in &discovery.layers[start..] {
-            let outcome = match layer.media_type.as_str() {
-                SIMPLE_SIGNING_MEDIA_TYPE => {
-                    match fetch_layer(client, reference, layer, MAX_PAYLOAD_SIZE)? {
-                        Err(reason) => Err(reason),
-                        Ok(payload) => check_simple_signing(
+    let (signatures, rejections) = verify_discovered(
+        "signatures",
+        client,
+        reference,
+        &digest,
+        SIGNATURE_TAG_SUFFIX,
+        |layer| {
+            Ok(match layer.media_type.as_str() {
+                SIMPLE_SIGNING_MEDIA_TYPE => Some(
+                    fetch_layer(client, reference, layer, MAX_PAYLOAD_SIZE)?.and_then(|payload| {
+                        check_simple_signing(
                             layer,
                             payload,
                             options,
                             &key_ids,
                             &image_digest,
                             expected_repository.as_deref(),
-                        ),
-                    }
-                }
+                        )
+                    }),
+                ),
                 media_type if is_bundle(media_type) => {
                     match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-                        Err(reason) => Err(reason),
-                        Ok(bundle) => {
-                            match check_bundle(
-                                bundle,
-                                options,
-                                &key_ids,
-                                &image_digest,
-                                Wanted::Signature,
-                            ) {
-                                // An attestation bundle among the referrers: not a signature.
-                                Ok(None) => continue,
-                                Ok(Some(checked)) => Ok(VerifiedSignature {
-                                    signer: checked.signer,
-                                    location: layer.location.clone(),
-                                    payload_bytes: checked.statement.to_json(),
-                                    payload: None,
-                                }),
-                                Err(reason) => Err(reason),
-                            }
-                        }
+                        Err(reason) => Some(Err(reason)),
+                        // An attestation bundle among the referrers is not a signature (`None`).
+                        Ok(bundle) => check_bundle(
+                            bundle,
+                            options,
+                            &key_ids,
+                            &image_digest,
+                            Wanted::Signature,
+                        )
+                        .map(|found| {
+                            found.map(|checked| VerifiedSignature {
+                                signer: checked.signer,
+                                location: layer.location.clone(),
+                                payload_bytes: checked.statement.to_json(),
+                                payload: None,
+                            })
+                        })
+                        .transpose(),
                     }
                 }
                 // Attestations and other artifacts reached through referrers are not signatures.
-                _ => continue,
-            };
-            match outcome {
-                Ok(signature) => signatures.push(signature),
-                Err(reason) => rejections.push(Rejection {
-                    location: layer.location.clone(),
-                    reason,
-                }),
-            }
-        }
-    }
-    let (signatures, rejections) = finish(
-        "signatures",
-        reference,
-        &digest,
-        discovery.looked,
-        rejections,
-        signatures,
+                _ => None,
+            })
+        },
     )?;
     Ok(VerifiedImage {
         digest,
@@ -140,81 +107,54 @@ pub fn verify_attestations(
     let image_digest = trust_digest(&digest)?;
     let key_ids = key_ids(&options.keys);
 
-    let mut discovery = discover_referrers(client, reference, &digest)?;
-    let mut rejections = std::mem::take(&mut discovery.rejections);
-    let mut attestations = Vec::new();
-    let mut start = 0;
-    for legacy in [false, true] {
-        if legacy {
-            if !attestations.is_empty() {
-                break;
-            }
-            start = discovery.layers.len();
-            discover_legacy(
-                client,
-                reference,
-                &digest,
-                ATTESTATION_TAG_SUFFIX,
-                &mut discovery,
-            )?;
-            rejections.append(&mut discovery.rejections);
-        }
-        for layer in &discovery.layers[start..] {
-            let outcome = match layer.media_type.as_str() {
-                DSSE_ENVELOPE_MEDIA_TYPE => {
-                    match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-                        Err(reason) => Err(reason),
-                        Ok(envelope_bytes) => check_envelope(
-                            layer,
-                            envelope_bytes,
-                            options,
-                            &key_ids,
-                            &image_digest,
-                            predicate_type,
-                        ),
-                    }
-                }
+    let (attestations, rejections) = verify_discovered(
+        "attestations",
+        client,
+        reference,
+        &digest,
+        ATTESTATION_TAG_SUFFIX,
+        |layer| {
+            Ok(match layer.media_type.as_str() {
+                DSSE_ENVELOPE_MEDIA_TYPE => Some(
+                    fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)?.and_then(
+                        |envelope_bytes| {
+                            check_envelope(
+                                layer,
+                                envelope_bytes,
+                                options,
+                                &key_ids,
+                                &image_digest,
+                                predicate_type,
+                            )
+                        },
+                    ),
+                ),
                 media_type if is_bundle(media_type) => {
                     match fetch_layer(client, reference, layer, MAX_ENVELOPE_SIZE)? {
-                        Err(reason) => Err(reason),
-                        Ok(bundle) => match check_bundle(
+                        Err(reason) => Some(Err(reason)),
+                        // A signature bundle (cosign sign/v1) is not an attestation (`None`).
+                        Ok(bundle) => check_bundle(
                             bundle.clone(),
                             options,
                             &key_ids,
                             &image_digest,
                             Wanted::Attestation(predicate_type),
-                        ) {
-                            // A signature bundle (cosign sign/v1): not an attestation.
-                            Ok(None) => continue,
-                            Ok(Some(checked)) => Ok(VerifiedAttestation {
+                        )
+                        .map(|found| {
+                            found.map(|checked| VerifiedAttestation {
                                 signer: checked.signer,
                                 location: layer.location.clone(),
                                 envelope_bytes: bundle,
                                 predicate: checked.statement.predicate.clone(),
                                 statement: checked.statement,
-                            }),
-                            Err(reason) => Err(reason),
-                        },
+                            })
+                        })
+                        .transpose(),
                     }
                 }
-                _ => continue,
-            };
-            match outcome {
-                Ok(attestation) => attestations.push(attestation),
-                Err(reason) => rejections.push(Rejection {
-                    location: layer.location.clone(),
-                    reason,
-                }),
-            }
-        }
-    }
-    let (attestations, rejections) = finish(
-        "attestations",
-        reference,
-        &digest,
-        discovery.looked,
-        rejections,
-        attestations,
+                _ => None,
+            })
+        },
     )?;
     Ok(VerifiedAttestations {
         digest,
@@ -234,6 +174,52 @@ fn digest_to_verify(client: &RegistryClient, reference: &Reference) -> Result<Di
 }
 
 type Verdict<T> = Result<(Vec<T>, Vec<Rejection>), SignError>;
+
+/// Checks every layer cosign v3 would look at, in its order: each referrer, then the legacy
+/// `suffix` tag only when the referrers gave nothing that verified (one registry request fewer
+/// for bundle-signed images). `check` says `None` for a layer that is not the kind asked for,
+/// else the verified item or why it was rejected.
+fn verify_discovered<T>(
+    kind: &'static str,
+    client: &RegistryClient,
+    reference: &Reference,
+    digest: &Digest,
+    suffix: &str,
+    mut check: impl FnMut(&FoundLayer) -> Result<Option<Result<T, String>>, SignError>,
+) -> Verdict<T> {
+    let mut discovery = discover_referrers(client, reference, digest)?;
+    let mut rejections = std::mem::take(&mut discovery.rejections);
+    let mut verified = Vec::new();
+    let mut start = 0;
+    for legacy in [false, true] {
+        if legacy {
+            if !verified.is_empty() {
+                break;
+            }
+            start = discovery.layers.len();
+            discover_legacy(client, reference, digest, suffix, &mut discovery)?;
+            rejections.append(&mut discovery.rejections);
+        }
+        for layer in &discovery.layers[start..] {
+            match check(layer)? {
+                None => {}
+                Some(Ok(item)) => verified.push(item),
+                Some(Err(reason)) => rejections.push(Rejection {
+                    location: layer.location.clone(),
+                    reason,
+                }),
+            }
+        }
+    }
+    finish(
+        kind,
+        reference,
+        digest,
+        discovery.looked,
+        rejections,
+        verified,
+    )
+}
 
 fn finish<T>(
     kind: &'static str,
