@@ -776,8 +776,13 @@ mod tests {
             };
             let d = Dispatcher::start(vec![Box::new(Collect(Arc::clone(&seen), None))], &config);
             let d = submit_all(d, &cache, 5);
-            // Every submit returned; the lookup started once and has not answered, so nothing
-            // could be written yet (the first alert waits, the others stay behind it).
+            // Every submit returned; the lookup started once (on its own thread, which may not
+            // have reached the registry yet: wait for it, bounded) and has not answered, so
+            // nothing could be written yet (the first alert waits, the others stay behind it).
+            let deadline = Instant::now() + HANG_GUARD;
+            while lookup.calls.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             assert_eq!(lookup.calls.load(Ordering::SeqCst), 1);
             assert!(seen_now(&seen).is_empty(), "{:?}", seen_now(&seen));
             open(&lookup.gate);
